@@ -1,0 +1,25 @@
+"""Every option group, for oslo-config-generator (entry point oslo.config.opts)."""
+
+from __future__ import annotations
+
+import copy
+
+from oslo_config import cfg
+
+from lpar_eventd.conf import events
+
+_MODULES = (events,)
+
+
+def register_all(conf: cfg.ConfigOpts) -> None:
+    for module in _MODULES:
+        module.register_opts(conf)
+
+
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    """(group name, deep copies of its options) for every group."""
+    out = []
+    for module in _MODULES:
+        for group, opts in module.list_opts():
+            out.append((group.name, copy.deepcopy(opts)))
+    return out

@@ -1,0 +1,79 @@
+"""Side-by-side tables of policy figures (stdout) and their JSON form."""
+
+from __future__ import annotations
+
+from typing import Any
+from collections.abc import Sequence
+
+from lpar_eventd.scale.virtual import RunResult
+
+__all__ = ["compare_table", "compare_json", "ratios"]
+
+ROWS = [
+    ("events received", "events_received"),
+    ("coalesced", "coalesced"),
+    ("skipped: not an LPAR", "skipped_not_lpar"),
+    ("skipped: unchanged state", "skipped_unchanged_state"),
+    ("skipped: task_state", "skipped_task_state"),
+    ("skipped: instance not found", "skipped_instance_not_found"),
+    ("skipped: LPAR gone", "skipped_lpar_gone"),
+    ("skipped: no transition", "skipped_no_transition"),
+    ("get_instance calls", "get_instance_calls"),
+    ("NovaLink state reads", "state_reads"),
+    ("lifecycle events", "lifecycle_events"),
+    ("NVRAM stores", "nvram_stores"),
+    ("admin contexts", "admin_contexts"),
+    ("resyncs", "resyncs"),
+]
+
+
+def ratios(results: Sequence[RunResult], bound: int) -> dict[str, float]:
+    by = {r.policy: r.figures for r in results}
+    out: dict[str, float] = {}
+    default = by.get("default", {}).get("get_instance_calls", 0.0)
+    if default and bound:
+        out["default_calls_vs_lower_bound"] = default / bound
+    for other in ("legacy", "reference"):
+        if default and other in by:
+            out[f"{other}_calls_vs_default"] = by[other]["get_instance_calls"] / default
+            reads = by["default"]["state_reads"]
+            if reads:
+                out[f"{other}_reads_vs_default"] = by[other]["state_reads"] / reads
+    return out
+
+
+def compare_table(results: Sequence[RunResult], bound: int, title: str) -> str:
+    names = [r.policy for r in results]
+    width = max(len(label) for label, _ in ROWS) + 2
+    lines = [title, f"{'':{width}}" + "".join(f"{n:>12}" for n in names)]
+    for label, key in ROWS:
+        lines.append(f"{label:{width}}" + "".join(
+            f"{r.figures.get(key, 0):>12.0f}" for r in results))
+    lines.append(f"{'final-state mismatches':{width}}" + "".join(
+        f"{len(r.mismatches):>12}" for r in results))
+    lines.append(f"{'settle delay p50 (s)':{width}}" + "".join(
+        f"{r.settle_p50:>12.2f}" for r in results))
+    lines.append(f"{'settle delay p99 (s)':{width}}" + "".join(
+        f"{r.settle_p99:>12.2f}" for r in results))
+    lines.append(f"{'pending after the run':{width}}" + "".join(
+        f"{r.extra.get('pending_after', 0):>12}" for r in results))
+    lines.append(f"{'timers left in table':{width}}" + "".join(
+        f"{r.extra.get('leaked_timers', 0):>12}" for r in results))
+    lines.append(f"lower bound (settles where nova's view had to change): {bound}")
+    for name, value in ratios(results, bound).items():
+        lines.append(f"{name.replace('_', ' ')}: {value:.2f}x")
+    return "\n".join(lines)
+
+
+def compare_json(results: Sequence[RunResult], bound: int, **meta: Any) -> dict[str, Any]:
+    return {
+        **meta,
+        "lower_bound": bound,
+        "ratios": ratios(results, bound),
+        "policies": {r.policy: {**r.figures, "mismatches": len(r.mismatches),
+                                "mismatch_examples": r.mismatches[:5],
+                                "settle_p50_s": r.settle_p50,
+                                "settle_p99_s": r.settle_p99,
+                                "wall_seconds": r.wall_seconds, **r.extra}
+                     for r in results},
+    }

@@ -1,0 +1,479 @@
+"""Scenarios: what a PowerVM host and nova do over time, defined once.
+
+A scenario is a seeded, time-ordered list of steps in uncompressed seconds:
+
+* ``HostEvent``: one NovaLink feed event (EventType, the URI path below the
+  REST root, EventDetail) and, for PartitionState changes, the LPAR's new
+  state. ADD_URI creates the LPAR (``not activated``), DELETE_URI removes it.
+* ``NovaChange``: what nova itself does to an instance (create it, set or
+  clear task_state, set power_state at the end of an operation it drives,
+  delete it), so the task_state skip is exercised honestly.
+
+The engine benchmark plays steps straight into a handler on a virtual clock;
+the simulator plays the same steps on a real HTTP feed (``--speed``
+compresses time). The event mix follows real feeds: a boot is a few
+PartitionState changes among many ReferenceCode progress codes and a couple
+of NVRAM changes (about a dozen events), while VIOS and managed-system
+chatter runs all the time.
+
+    sc = build("mixed", lpars=500, seed=1)
+    sc.steps[0]      # HostEvent(at=0.0, event_type='NEW_CLIENT', ...)
+"""
+
+from __future__ import annotations
+
+import random
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from collections.abc import Callable
+
+from nova.compute import power_state, task_states
+
+from lpar_eventd.engine import policy
+
+__all__ = ["HostEvent", "NovaChange", "LparSpec", "Scenario", "SCENARIOS",
+           "build", "lpar_path"]
+
+ROOT = "/rest/api/uom"
+
+
+@dataclass(frozen=True, slots=True)
+class HostEvent:
+    at: float
+    event_type: str
+    path: str
+    detail: str = ""
+    lpar: str | None = None
+    state: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NovaChange:
+    at: float
+    instance: str
+    task_state: str | None = None
+    power_state: int | None = None
+    create: bool = False
+    delete: bool = False
+
+
+@dataclass
+class LparSpec:
+    """An LPAR present when the scenario starts."""
+
+    uuid: str                 # PowerVM form, upper case
+    name: str
+    state: str
+    instance: str | None      # nova instance uuid, None if nova does not know it
+    power_state: int = power_state.NOSTATE
+
+
+@dataclass
+class Scenario:
+    name: str
+    seed: int
+    ms_uuid: str
+    lpars: dict[str, LparSpec]
+    vios: list[str]
+    steps: list[HostEvent | NovaChange] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return self.steps[-1].at if self.steps else 0.0
+
+    def host_events(self) -> list[HostEvent]:
+        return [s for s in self.steps if isinstance(s, HostEvent)]
+
+    def managed(self) -> dict[str, str]:
+        """LPAR uuid -> instance uuid, for every LPAR nova knows at any time."""
+        out = {u: s.instance for u, s in self.lpars.items() if s.instance}
+        out.update(self.spawned)
+        return out
+
+    spawned: dict[str, str] = field(default_factory=dict)
+
+
+def lpar_path(ms_uuid: str, lpar: str) -> str:
+    return f"{ROOT}/ManagedSystem/{ms_uuid}/LogicalPartition/{lpar}"
+
+
+class _Builder:
+    """Accumulates steps for one scenario with a seeded rng."""
+
+    def __init__(self, name: str, seed: int):
+        self.rng = random.Random(seed)  # noqa: S311 - seeded scenarios, not secrets
+        self.sc = Scenario(name, seed, self._uuid(upper=True), {}, [])
+        self._n = 0
+
+    def _uuid(self, upper: bool = False, high_bit: bool = False) -> str:
+        value = str(uuidlib.UUID(int=self.rng.getrandbits(128), version=4))
+        first = int(value[0], 16)
+        value = format((first | 8) if high_bit else (first & 7), "x") + value[1:]
+        return value.upper() if upper else value
+
+    # -- world -----------------------------------------------------------
+    def lpar(self, state: str = "running", managed: bool = True) -> str:
+        """An existing LPAR; nova's power_state agrees with its state."""
+        self._n += 1
+        instance = self._uuid(high_bit=self.rng.random() < 0.5) if managed else None
+        uuid = _pvm(instance) if instance else self._uuid(upper=True)
+        power = policy.expected_power_state(state) or power_state.NOSTATE
+        self.sc.lpars[uuid] = LparSpec(uuid, f"vm-{self._n:05d}", state, instance, power)
+        return uuid
+
+    def vios(self, count: int = 2) -> None:
+        self.sc.vios = [self._uuid(upper=True) for _ in range(count)]
+
+    def event(self, at: float, etype: str, path: str, detail: str = "",
+              lpar: str | None = None, state: str | None = None) -> None:
+        self.sc.steps.append(HostEvent(round(at, 3), etype, path, detail, lpar, state))
+
+    def nova(self, at: float, instance: str, **kw: object) -> None:
+        self.sc.steps.append(NovaChange(round(at, 3), instance, **kw))  # type: ignore[arg-type]
+
+    def modify(self, at: float, lpar: str, detail: str, state: str | None = None) -> None:
+        self.event(at, "MODIFY_URI", lpar_path(self.sc.ms_uuid, lpar), detail, lpar, state)
+
+    def instance_of(self, lpar: str) -> str | None:
+        spec = self.sc.lpars.get(lpar)
+        return spec.instance if spec else self.sc.spawned.get(lpar)
+
+    # -- host behaviour ----------------------------------------------------
+    def jitter(self, base: float, spread: float = 0.5) -> float:
+        return base * (1 + self.rng.uniform(-spread, spread))
+
+    def boot(self, t: float, lpar: str) -> float:
+        """starting -> open firmware -> running with progress codes; ~12 events."""
+        r = self.rng
+        self.modify(t, lpar, "PartitionState,Other", "starting")
+        t += self.jitter(1.0)
+        self.modify(t, lpar, "ReferenceCode,Other")
+        t += self.jitter(1.0)
+        self.modify(t, lpar, "PartitionState", "open firmware")
+        for _ in range(r.randint(5, 7)):
+            t += self.jitter(1.5)
+            self.modify(t, lpar, "ReferenceCode,Other")
+        t += self.jitter(1.0)
+        self.modify(t, lpar, "NVRAM")
+        t += self.jitter(2.0)
+        self.modify(t, lpar, "PartitionState,Other", "running")
+        t += self.jitter(1.0)
+        self.modify(t, lpar, "ReferenceCode,Other")
+        t += self.jitter(2.0)
+        self.modify(t, lpar, "PartitionState,Other", "running")  # sub-state change
+        t += self.jitter(1.0)
+        self.modify(t, lpar, "NVRAM")
+        return t
+
+    def shutdown(self, t: float, lpar: str, final: str = "not activated") -> float:
+        self.modify(t, lpar, "PartitionState,Other", "shutting down")
+        for _ in range(self.rng.randint(2, 3)):
+            t += self.jitter(1.0)
+            self.modify(t, lpar, "ReferenceCode,Other")
+        t += self.jitter(2.0)
+        self.modify(t, lpar, "PartitionState,Other", final)
+        t += self.jitter(0.5)
+        self.modify(t, lpar, "NVRAM")
+        return t
+
+    def flap(self, t: float, lpar: str, seconds: float) -> float:
+        """An LPAR that keeps changing state for longer than max-wait."""
+        states = ("running", "open firmware", "starting")
+        end = t + seconds
+        while t < end:
+            self.modify(t, lpar, "PartitionState", self.rng.choice(states))
+            t += self.jitter(4.0)
+        self.modify(t, lpar, "PartitionState,Other", "running")
+        return t
+
+    def chatter(self, start: float, end: float, rate: float) -> None:
+        """VIOS, managed-system and storage chatter at ``rate`` events/s."""
+        ms = self.sc.ms_uuid
+        paths = [(f"{ROOT}/ManagedSystem/{ms}/VirtualIOServer/{v}", d)
+                 for v in self.sc.vios
+                 for d in ("PartitionState,PartitionName,Other", "Other",
+                           "VirtualSCSIMappings")]
+        paths += [(f"{ROOT}/ManagedSystem/{ms}", "Other"),
+                  (f"{ROOT}/ManagedSystem/{ms}", "freeIOAdaptersForLinkAggregation"),
+                  (f"{ROOT}/Tier/{self._uuid()}/LogicalUnit/{self._uuid()}", "LogicalUnit")]
+        t = start
+        while rate > 0 and t < end:
+            path, detail = self.rng.choice(paths)
+            self.event(t, "MODIFY_URI", path, detail)
+            t += self.rng.expovariate(rate)
+
+    # -- operations (nova-driven and out-of-band) --------------------------
+    def deploy(self, t: float) -> str:
+        """nova spawns an instance: task_state spawning around create + boot."""
+        instance = self._uuid(high_bit=self.rng.random() < 0.5)
+        lpar = _pvm(instance)
+        self.sc.spawned[lpar] = instance
+        self.nova(t, instance, create=True, task_state=task_states.SPAWNING,
+                  power_state=power_state.NOSTATE)
+        t += self.jitter(2.0)
+        self.event(t, "ADD_URI", lpar_path(self.sc.ms_uuid, lpar), "", lpar,
+                   "not activated")
+        t += self.jitter(1.0)
+        self.modify(t, lpar, "NVRAM")
+        t = self.boot(t + self.jitter(2.0), lpar)
+        self.nova(t + self.jitter(1.0), instance, task_state=None,
+                  power_state=power_state.RUNNING)
+        return lpar
+
+    def nova_op(self, t: float, lpar: str, task: str, body: Callable[[float], float],
+                final_power: int) -> float:
+        instance = self.instance_of(lpar)
+        if instance:
+            self.nova(t, instance, task_state=task)
+        t = body(t + self.jitter(0.5))
+        if instance:
+            self.nova(t + self.jitter(0.5), instance, task_state=None,
+                      power_state=final_power)
+        return t
+
+    def delete(self, t: float, lpar: str) -> float:
+        instance = self.instance_of(lpar)
+        if instance:
+            self.nova(t, instance, task_state=task_states.DELETING)
+        t = self.shutdown(t + 0.5, lpar)
+        t += self.jitter(1.0)
+        self.event(t, "DELETE_URI", lpar_path(self.sc.ms_uuid, lpar), "", lpar)
+        if instance:
+            self.nova(t + 0.5, instance, delete=True)
+        return t
+
+    def finish(self) -> Scenario:
+        self.sc.steps.sort(key=lambda s: s.at)
+        first = HostEvent(0.0, "NEW_CLIENT", "")
+        self.sc.steps.insert(0, first)
+        return self.sc
+
+
+def _pvm(instance: str) -> str:
+    """The LPAR uuid PowerVM gives an instance: high bit cleared, upper case."""
+    return (format(int(instance[0], 16) & 7, "x") + instance[1:]).upper()
+
+
+# -- the scenarios --------------------------------------------------------
+def deploy_storm(lpars: int, seed: int) -> Scenario:
+    """N instances spawned over a minute, on a host with a few VIOS."""
+    b = _Builder("deploy-storm", seed)
+    b.vios()
+    span = max(30.0, lpars * 0.12)
+    for _ in range(lpars):
+        b.deploy(b.rng.uniform(1.0, span))
+    b.chatter(0.5, span + 40, rate=2.0)
+    return b.finish()
+
+
+def reboot_wave(lpars: int, seed: int) -> Scenario:
+    """Running instances rebooted by nova and from inside the guest."""
+    b = _Builder("reboot-wave", seed)
+    b.vios()
+    span = max(30.0, lpars * 0.1)
+    for i in range(lpars):
+        lpar = b.lpar("running")
+        t = b.rng.uniform(1.0, span)
+        body = lambda t0, lp=lpar: b.boot(b.shutdown(t0, lp) + b.jitter(2.0), lp)  # noqa: E731
+        if i % 2:
+            b.nova_op(t, lpar, task_states.REBOOTING, body, power_state.RUNNING)
+        else:
+            body(t)  # an in-guest reboot: nova hears nothing but our events
+    b.chatter(0.5, span + 40, rate=2.0)
+    return b.finish()
+
+
+def flapping(lpars: int, seed: int) -> Scenario:
+    """LPARs that keep changing for minutes: max-wait must still settle them."""
+    b = _Builder("flapping", seed)
+    b.vios()
+    for _ in range(lpars):
+        lpar = b.lpar("running")
+        b.flap(b.rng.uniform(1.0, 20.0), lpar, b.rng.uniform(90.0, 150.0))
+    b.chatter(0.5, 180.0, rate=2.0)
+    return b.finish()
+
+
+def mixed(lpars: int, seed: int) -> Scenario:
+    """The default: deploys, reboots, power-offs, deletes, flappers, chatter,
+    unmanaged LPARs and a CACHE_CLEARED in the middle of it all."""
+    b = _Builder("mixed", seed)
+    b.vios(4)
+    span = max(60.0, lpars * 0.15)
+    n_deploy = lpars // 4
+    existing = lpars - n_deploy
+    unmanaged = max(1, existing // 25)
+    for i in range(existing):
+        state = "running" if i % 5 else "not activated"
+        b.lpar(state, managed=i >= unmanaged)
+    uuids = list(b.sc.lpars)
+    b.rng.shuffle(uuids)
+    for _ in range(n_deploy):
+        b.deploy(b.rng.uniform(1.0, span))
+    for i, lpar in enumerate(uuids):
+        t = b.rng.uniform(1.0, span)
+        spec = b.sc.lpars[lpar]
+        running = spec.state == "running"
+        slot = i % 10
+        if slot in (0, 1) and running:      # nova reboot
+            b.nova_op(t, lpar, task_states.REBOOTING,
+                      lambda t0, lp=lpar: b.boot(b.shutdown(t0, lp) + 2.0, lp),
+                      power_state.RUNNING)
+        elif slot == 2 and running:         # guest reboot, nova not involved
+            b.boot(b.shutdown(t, lpar) + 2.0, lpar)
+        elif slot == 3 and running:         # nova power-off
+            b.nova_op(t, lpar, task_states.POWERING_OFF,
+                      lambda t0, lp=lpar: b.shutdown(t0, lp), power_state.SHUTDOWN)
+        elif slot == 4 and running:         # shut down from inside the guest
+            b.shutdown(t, lpar)
+        elif slot == 5 and not running:     # started from the HMC / NovaLink CLI
+            b.boot(t, lpar)
+        elif slot == 6 and running and i % 20 == 6:
+            b.flap(t, lpar, b.rng.uniform(70.0, 100.0))
+        elif slot == 7 and i % 30 == 7:
+            b.delete(t, lpar)
+        elif slot == 8 and running and i % 40 == 8:  # crash
+            b.modify(t, lpar, "PartitionState,Other", "error")
+            b.modify(t + 1.0, lpar, "ReferenceCode,Other")
+    b.chatter(0.5, span + 60, rate=5.0)
+    b.event(span / 2, "CACHE_CLEARED", "")
+    return b.finish()
+
+
+SCENARIOS: dict[str, Callable[[int, int], Scenario]] = {
+    "deploy-storm": deploy_storm,
+    "reboot-wave": reboot_wave,
+    "flapping": flapping,
+    "mixed": mixed,
+}
+
+
+def build(name: str, lpars: int = 500, seed: int = 1) -> Scenario:
+    """Build a scenario by name (see SCENARIOS); raises KeyError with the choices."""
+    try:
+        builder = SCENARIOS[name]
+    except KeyError:
+        raise KeyError(f"unknown scenario {name!r}; choose from "
+                       f"{', '.join(sorted(SCENARIOS))}") from None
+    return builder(lpars, seed)
+
+
+# -- host operations the simulator also drives (appended for issue 4) ------
+class HostBuilder(_Builder):
+    """_Builder plus the host operations only the simulator needed at first:
+    suspend/resume, live migration out and in, a crash, and a burst. The
+    simulator also uses it to turn one operation on one LPAR into its event
+    sequence (``for_host`` then e.g. ``boot(0.0, uuid)``), so scenarios and
+    live operations share one generator."""
+
+    @classmethod
+    def for_host(cls, ms_uuid: str, seed: int, name: str = "live") -> "HostBuilder":
+        b = cls(name, seed)
+        b.sc.ms_uuid = ms_uuid
+        return b
+
+    def suspend(self, t: float, lpar: str) -> float:
+        self.modify(t, lpar, "PartitionState,Other", "suspending")
+        t += self.jitter(1.0)
+        self.modify(t, lpar, "ReferenceCode,Other")
+        t += self.jitter(3.0)
+        self.modify(t, lpar, "PartitionState,Other", "suspended")
+        t += self.jitter(0.5)
+        self.modify(t, lpar, "NVRAM")
+        return t
+
+    def resume(self, t: float, lpar: str) -> float:
+        self.modify(t, lpar, "PartitionState,Other", "resuming")
+        t += self.jitter(1.0)
+        self.modify(t, lpar, "ReferenceCode,Other")
+        t += self.jitter(3.0)
+        self.modify(t, lpar, "PartitionState,Other", "running")
+        return t
+
+    def migrate_out(self, t: float, lpar: str) -> float:
+        """Live migration seen from the source host: the LPAR leaves."""
+        self.modify(t, lpar, "PartitionState,Other", "migrating running")
+        for _ in range(self.rng.randint(3, 5)):
+            t += self.jitter(2.0)
+            self.modify(t, lpar, "Other")
+        t += self.jitter(1.0)
+        self.event(t, "DELETE_URI", lpar_path(self.sc.ms_uuid, lpar), "", lpar)
+        return t
+
+    def migrate_in(self, t: float, lpar: str) -> float:
+        """Live migration seen from the target host: the LPAR arrives running."""
+        self.event(t, "ADD_URI", lpar_path(self.sc.ms_uuid, lpar), "", lpar,
+                   "migrating running")
+        for _ in range(self.rng.randint(3, 5)):
+            t += self.jitter(2.0)
+            self.modify(t, lpar, "Other")
+        t += self.jitter(1.0)
+        self.modify(t, lpar, "PartitionState,Other", "running")
+        t += self.jitter(0.5)
+        self.modify(t, lpar, "NVRAM")
+        return t
+
+    def crash(self, t: float, lpar: str) -> float:
+        self.modify(t, lpar, "PartitionState,Other", "error")
+        t += self.jitter(1.0)
+        self.modify(t, lpar, "ReferenceCode,Other")
+        return t
+
+    def burst(self, t: float, lpar: str, count: int) -> float:
+        """``count`` progress codes within a second: fills a slow client's queue."""
+        for i in range(count):
+            self.modify(t + i / max(count, 1), lpar, "ReferenceCode,Other")
+        return t + 1.0
+
+
+def migration(lpars: int, seed: int) -> Scenario:
+    """Half the LPARs live-migrate away, as many arrive; nova drives both."""
+    b = HostBuilder("migration", seed)
+    b.vios()
+    span = max(30.0, lpars * 0.1)
+    for _ in range(lpars):
+        lpar = b.lpar("running")
+        b.nova_op(b.rng.uniform(1.0, span), lpar, task_states.MIGRATING,
+                  lambda t0, lp=lpar: b.migrate_out(t0, lp), power_state.RUNNING)
+    for _ in range(lpars // 2):
+        t = b.rng.uniform(1.0, span)
+        lpar = b._uuid(upper=True)
+        b.migrate_in(t, lpar)
+    b.chatter(0.5, span + 20, rate=2.0)
+    return b.finish()
+
+
+def suspend_resume(lpars: int, seed: int) -> Scenario:
+    """Running LPARs suspended by nova, some resumed later."""
+    b = HostBuilder("suspend", seed)
+    b.vios()
+    span = max(30.0, lpars * 0.1)
+    for i in range(lpars):
+        lpar = b.lpar("running")
+        t = b.rng.uniform(1.0, span)
+        t = b.nova_op(t, lpar, task_states.SUSPENDING,
+                      lambda t0, lp=lpar: b.suspend(t0, lp), power_state.SUSPENDED)
+        if i % 2:
+            b.nova_op(t + b.jitter(10.0), lpar, task_states.RESUMING,
+                      lambda t0, lp=lpar: b.resume(t0, lp), power_state.RUNNING)
+    b.chatter(0.5, span + 30, rate=2.0)
+    return b.finish()
+
+
+def overflow(lpars: int, seed: int) -> Scenario:
+    """A burst of progress codes far beyond a slow client's queue, then
+    real state changes that must not be lost for good (MISSING_EVENTS)."""
+    b = HostBuilder("overflow", seed)
+    b.vios()
+    uuids = [b.lpar("running") for _ in range(lpars)]
+    for lpar in uuids:
+        b.burst(1.0, lpar, 50)
+    for lpar in uuids[::2]:
+        b.shutdown(b.rng.uniform(2.0, 5.0), lpar)
+    b.chatter(0.5, 15.0, rate=2.0)
+    return b.finish()
+
+
+SCENARIOS["migration"] = migration
+SCENARIOS["suspend"] = suspend_resume
+SCENARIOS["overflow"] = overflow

@@ -1,0 +1,60 @@
+"""The virtual-clock comparison: invariants the benchmark's figures rest on."""
+
+import pytest
+
+from lpar_eventd.cmd import scale as scale_cmd
+from lpar_eventd.scale import scenarios, virtual
+
+
+@pytest.fixture(scope="module")
+def mixed_results():
+    sc = scenarios.build("mixed", 120, 7)
+    return sc, {p: virtual.play(sc, p) for p in ("legacy", "reference", "default")}
+
+
+def test_no_policy_leaves_nova_wrong_on_the_mixed_scenario(mixed_results):
+    _, results = mixed_results
+    for name, result in results.items():
+        assert result.mismatches == [], name
+        assert result.extra["pending_after"] == 0, name
+
+
+def test_default_asks_nova_least_and_close_to_the_lower_bound(mixed_results):
+    sc, r = mixed_results
+    calls = {p: r[p].figures["get_instance_calls"] for p in r}
+    assert calls["default"] <= calls["reference"] <= calls["legacy"]
+    assert calls["default"] <= 1.05 * virtual.lower_bound(sc) + 2
+    assert calls["legacy"] >= 5 * calls["default"]
+
+
+def test_the_same_lifecycle_outcome_as_reference(mixed_results):
+    _, r = mixed_results
+    emitted = {p: r[p].figures["lifecycle_events"] for p in r}
+    assert emitted["default"] <= emitted["reference"] + 2
+
+
+@pytest.mark.parametrize("name", sorted(scenarios.SCENARIOS))
+def test_every_scenario_converges_under_the_default_policy(name):
+    sc = scenarios.build(name, 40, 3)
+    result = virtual.play(sc, "default")
+    assert result.mismatches == []
+    assert result.extra["idle"]
+
+
+def test_scenarios_are_deterministic_per_seed():
+    a = scenarios.build("mixed", 50, 5)
+    b = scenarios.build("mixed", 50, 5)
+    assert a.steps == b.steps and list(a.lpars) == list(b.lpars)
+
+
+def test_unknown_scenario_is_a_clear_error(capsys):
+    assert scale_cmd.main(["compare", "--scenario", "nope", "--lpars", "5"]) == 2
+    assert "unknown scenario 'nope'" in capsys.readouterr().err
+
+
+def test_compare_prints_a_table_and_json(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    assert scale_cmd.main(["compare", "--lpars", "30", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "get_instance calls" in text and "lower bound" in text
+    assert '"policies"' in out.read_text()
