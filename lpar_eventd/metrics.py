@@ -121,7 +121,16 @@ class Metrics:
         self._prime()
 
     def _prime(self) -> None:
-        """Create every labelled child so that rates start from zero."""
+        """Create every labelled child so that rates start from zero, and keep
+        them in dicts: the engine's hot path then skips ``labels()``."""
+        self.received = _children(self.events_received, "type", EVENT_TYPES)
+        self.coalesced = _children(self.events_coalesced, "kind", COALESCE_KINDS)
+        self.skipped = _children(self.events_skipped, "reason", SKIP_REASONS)
+        self.calls = _children(self.get_instance_calls, "result", LOOKUP_RESULTS)
+        self.reads = _children(self.state_reads, "result", STATE_READ_RESULTS)
+        self.emitted = _children(self.lifecycle_events_emitted, "transition", TRANSITIONS)
+        self.stores = _children(self.nvram_stores, "result", STORE_RESULTS)
+        self.retried = _children(self.retries, "stage", RETRY_STAGES)
         for value in EVENT_TYPES:
             self.events_received.labels(type=value)
         for value in COALESCE_KINDS:
@@ -156,3 +165,7 @@ class Metrics:
                 if sample.name == PREFIX + name:
                     total += sample.value
         return total
+
+
+def _children(metric: Counter, label: str, values: tuple[str, ...]) -> dict[str, Counter]:
+    return {value: metric.labels(**{label: value}) for value in values}

@@ -142,9 +142,9 @@ class BaseHandler:
 
     def accept_batch(self, events: Sequence[Event]) -> None:
         """Take one feed response; cheap for the default policy, no I/O."""
-        received = self.metrics.events_received
+        received = self.metrics.received
         for event in events:
-            received.labels(type=event.type.metric_label).inc()
+            received[event.type.metric_label].inc()
             if event.type is EventType.UNKNOWN:
                 self._note_unknown(event)
         self._handle(events)
@@ -162,14 +162,14 @@ class BaseHandler:
                         "'other' and otherwise ignored", raw, event.data[:200])
 
     def _skip(self, reason: str, count: int = 1) -> None:
-        self.metrics.events_skipped.labels(reason=reason).inc(count)
+        self.metrics.skipped[reason].inc(count)
 
     def _schedule(self, key: Key, now: float, delay: float,
                   max_wait: float | None, kind: str) -> None:
         """Arm or push back a timer (caller holds the lock)."""
         result, forced = self.queue.add(key, now, delay, max_wait)
         if result is AddResult.COALESCED:
-            self.metrics.events_coalesced.labels(kind=kind).inc()
+            self.metrics.coalesced[kind].inc()
         if forced:
             self.metrics.early_settles.inc(len(forced))
             LOG.info("%d LPARs pending (max_pending): settling %d early",
@@ -234,7 +234,7 @@ class BaseHandler:
             elif retry_stage is not None and self.retries:
                 attempt = self._attempts.get(key, 0) + 1
                 self._attempts[key] = attempt
-                self.metrics.retries.labels(stage=retry_stage).inc()
+                self.metrics.retried[retry_stage].inc()
                 self.queue.retry(key, now, self._backoff(attempt), first)
             else:
                 self._attempts.pop(key, None)
@@ -282,12 +282,12 @@ class BaseHandler:
         try:
             state = self.ports.states.read_state(lpar_uuid)
         except LparGone:
-            self.metrics.state_reads.labels(result="gone").inc()
+            self.metrics.reads["gone"].inc()
             raise
         except Exception as exc:
-            self.metrics.state_reads.labels(result="error").inc()
+            self.metrics.reads["error"].inc()
             raise StageFailed("state_read", lpar_uuid, exc) from exc
-        self.metrics.state_reads.labels(result="ok").inc()
+        self.metrics.reads["ok"].inc()
         return policy.normalize_state(state)
 
     def _new_context(self) -> Any:
@@ -296,16 +296,16 @@ class BaseHandler:
 
     def _get_instance(self, context: Any, lpar_uuid: str, form: str,
                       last_form: bool) -> InstanceInfo | None:
-        calls = self.metrics.get_instance_calls
+        calls = self.metrics.calls
         try:
             inst = self.ports.nova.get_instance(context, form)
         except Exception as exc:
-            calls.labels(result="error").inc()
+            calls["error"].inc()
             raise StageFailed("lookup", lpar_uuid, exc) from exc
         if inst is not None:
-            calls.labels(result="hit").inc()
+            calls["hit"].inc()
         else:
-            calls.labels(result="not_found" if last_form else "miss").inc()
+            calls["not_found" if last_form else "miss"].inc()
         return inst
 
     def _get_by_both_forms(self, context: Any, lpar_uuid: str,
@@ -324,7 +324,7 @@ class BaseHandler:
             self.ports.sink.emit(event)
         except Exception as exc:
             raise StageFailed("sink", lpar_uuid, exc) from exc
-        self.metrics.lifecycle_events_emitted.labels(transition=transition.value).inc()
+        self.metrics.emitted[transition.value].inc()
         self.metrics.settle_delay.observe(max(0.0, now - first))
         LOG.info("LPAR %s is %s: emitted %s for instance %s", lpar_uuid, state,
                  transition.value.upper(), inst.uuid)
@@ -335,9 +335,9 @@ class BaseHandler:
         try:
             self.ports.nvram.store(lpar_uuid, instance_uuid)
         except Exception as exc:
-            self.metrics.nvram_stores.labels(result="error").inc()
+            self.metrics.stores["error"].inc()
             raise StageFailed("nvram", lpar_uuid, exc) from exc
-        self.metrics.nvram_stores.labels(result="ok").inc()
+        self.metrics.stores["ok"].inc()
 
 
 def uuid_forms(lpar_uuid: str) -> list[str]:
@@ -507,17 +507,17 @@ class DefaultHandler(BaseHandler):
 
     def _get_either_form(self, uuid: str, forms: list[str]) -> tuple[str, InstanceInfo] | None:
         """Both uuid forms in one nova call (a uuid-filtered instance list)."""
-        calls = self.metrics.get_instance_calls
+        calls = self.metrics.calls
         try:
             found = self.ports.nova.get_instances(self._context_once(), forms)
         except Exception as exc:
-            calls.labels(result="error").inc()
+            calls["error"].inc()
             raise StageFailed("lookup", uuid, exc) from exc
         for form in forms:
             if form in found:
-                calls.labels(result="hit").inc()
+                calls["hit"].inc()
                 return form, found[form]
-        calls.labels(result="not_found").inc()
+        calls["not_found"].inc()
         return None
 
     def _remember(self, uuid: str, form: str | None) -> None:
@@ -602,9 +602,9 @@ class DefaultHandler(BaseHandler):
         try:
             found = self.ports.nova.get_instances(self._context_once(), list(forms))
         except Exception as exc:
-            self.metrics.get_instance_calls.labels(result="error").inc()
+            self.metrics.calls["error"].inc()
             raise StageFailed("lookup", f"resync slice {chunk_id}", exc) from exc
-        self.metrics.get_instance_calls.labels(result="hit").inc()
+        self.metrics.calls["hit"].inc()
         self._chunks.pop(chunk_id, None)
         by_lpar = {forms[form]: (form, inst) for form, inst in found.items() if form in forms}
         for uuid, state in items:
@@ -622,7 +622,7 @@ class DefaultHandler(BaseHandler):
             self._decide(uuid, found[1], state, first)
         except StageFailed as failure:
             LOG.warning("%s during resync: will settle it again", failure)
-            self.metrics.retries.labels(stage=failure.stage).inc()
+            self.metrics.retried[failure.stage].inc()
             with self._lock:
                 self.queue.add((STATE, uuid), self.clock.now(),
                                self.config.retry_base_seconds)

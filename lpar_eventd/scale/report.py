@@ -60,6 +60,11 @@ def compare_table(results: Sequence[RunResult], bound: int, title: str) -> str:
     lines.append(f"{'timers left in table':{width}}" + "".join(
         f"{r.extra.get('leaked_timers', 0):>12}" for r in results))
     lines.append(f"lower bound (settles where nova's view had to change): {bound}")
+    finals = {r.policy: r.extra.get("final_power_states") for r in results}
+    if "default" in finals and "reference" in finals:
+        same = finals["default"] == finals["reference"]
+        lines.append("final nova power states, default vs reference: "
+                     + ("identical" if same else "DIFFERENT"))
     for name, value in ratios(results, bound).items():
         lines.append(f"{name.replace('_', ' ')}: {value:.2f}x")
     return "\n".join(lines)
@@ -74,6 +79,8 @@ def compare_json(results: Sequence[RunResult], bound: int, **meta: Any) -> dict[
                                 "mismatch_examples": r.mismatches[:5],
                                 "settle_p50_s": r.settle_p50,
                                 "settle_p99_s": r.settle_p99,
-                                "wall_seconds": r.wall_seconds, **r.extra}
+                                "wall_seconds": r.wall_seconds,
+                                **{k: v for k, v in r.extra.items()
+                                   if k != "final_power_states"}}
                      for r in results},
     }

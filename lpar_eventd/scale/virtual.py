@@ -144,7 +144,9 @@ def play(scenario: Scenario, policy_name: str, config: EngineConfig | None = Non
         *_settle_quantiles(world.sink.events), wall,
         len(scenario.host_events()),
         {"pending_after": len(handler.queue), "idle": handler.idle(),
-         "leaked_timers": len(getattr(handler, "timers", {}))})
+         "leaked_timers": len(getattr(handler, "timers", {})),
+         "final_power_states": {u: i.power_state
+                                for u, i in sorted(world.nova.instances.items())}})
 
 
 def play_events(events: Iterable[Event], policy_name: str, world: World,

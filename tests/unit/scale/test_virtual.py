@@ -27,6 +27,11 @@ def test_default_asks_nova_least_and_close_to_the_lower_bound(mixed_results):
     assert calls["legacy"] >= 5 * calls["default"]
 
 
+def test_nova_ends_in_the_same_state_as_with_reference(mixed_results):
+    _, r = mixed_results
+    assert r["default"].extra["final_power_states"] == r["reference"].extra["final_power_states"]
+
+
 def test_the_same_lifecycle_outcome_as_reference(mixed_results):
     _, r = mixed_results
     emitted = {p: r[p].figures["lifecycle_events"] for p in r}
