@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--memory-lpars", type=_positive, default=10000)
     b.add_argument("--repeats", type=_positive, default=5)
     b.add_argument("--json", metavar="FILE")
+    s = sub.add_parser("bench-source",
+                       help="CPU of pypowervm's EventListener vs our feed reader")
+    s.add_argument("--idle-seconds", type=_positive, default=10)
+    s.add_argument("--burst", type=_positive, default=2000)
+    s.add_argument("--json", metavar="FILE")
     return p
 
 
@@ -75,6 +80,15 @@ def bench_engine(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_source(args: argparse.Namespace) -> int:
+    from lpar_eventd.scale import bench_source as bench
+    results = bench.measure(args.idle_seconds, args.burst)
+    print(bench.format_table(results, args.idle_seconds))
+    if args.json:
+        _write_json(args.json, results)
+    return 0
+
+
 def _write_json(path: str, data: object) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, sort_keys=True)
@@ -84,7 +98,8 @@ def _write_json(path: str, data: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     args = _parser().parse_args(argv)
-    commands = {"compare": compare, "bench-engine": bench_engine}
+    commands = {"compare": compare, "bench-engine": bench_engine,
+                "bench-source": bench_source}
     return commands[args.command](args)
 
 
