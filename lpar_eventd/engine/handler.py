@@ -370,7 +370,11 @@ class DefaultHandler(BaseHandler):
         self._context: Any = None
         self._resync_reasons: set[str] = set()
         self._last_resync = float("-inf")
-        self._chunks: dict[int, list[tuple[str, str]]] = {}
+        # resync slices waiting for their bulk call: id -> {uuid: listed state};
+        # an LPAR that reports a change meanwhile leaves its slice (the listed
+        # state is stale then, and its own settle will read the new one)
+        self._chunks: dict[int, dict[str, str]] = {}
+        self._chunk_of: dict[str, int] = {}
         self._chunk_ids = 0
 
     # -- accept ---------------------------------------------------------
@@ -390,6 +394,7 @@ class DefaultHandler(BaseHandler):
                     continue
                 if etype is EventType.MODIFY_URI:
                     if event.is_partition_state:
+                        self._leave_chunk(uuid)
                         self._schedule((STATE, uuid), event.received_at,
                                        cfg.settle_seconds, cfg.max_wait_seconds,
                                        "partition_state")
@@ -406,6 +411,7 @@ class DefaultHandler(BaseHandler):
 
     def _forget(self, uuid: str) -> None:
         """DELETE_URI: cancel its timers and drop its caches (lock held)."""
+        self._leave_chunk(uuid)
         for kind in (STATE, NVRAM):
             self.queue.cancel((kind, uuid))
             self._attempts.pop((kind, uuid), None)
@@ -575,7 +581,9 @@ class DefaultHandler(BaseHandler):
             size = max(1, cfg.resync_batch_size)
             for n, start in enumerate(range(0, len(items), size)):
                 self._chunk_ids += 1
-                self._chunks[self._chunk_ids] = items[start:start + size]
+                self._chunks[self._chunk_ids] = dict(items[start:start + size])
+                for uuid, _ in items[start:start + size]:
+                    self._chunk_of[uuid] = self._chunk_ids
                 self.queue.add((CHUNK, self._chunk_ids), now,
                                n * cfg.resync_batch_interval_seconds)
         LOG.info("Resync (%s): %d LPARs listed, verifying in slices of %d",
@@ -583,6 +591,19 @@ class DefaultHandler(BaseHandler):
 
     def _forget_chunks(self) -> None:
         self._chunks.clear()
+        self._chunk_of.clear()
+
+    def _leave_chunk(self, uuid: str) -> None:
+        """Drop an LPAR from the resync slice waiting for it (lock held)."""
+        chunk_id = self._chunk_of.pop(uuid, None)
+        if chunk_id is not None:
+            self._chunks.get(chunk_id, {}).pop(uuid, None)
+
+    def _drop_chunk(self, chunk_id: int) -> None:
+        """A slice is done: forget it and its reverse index (lock held)."""
+        for uuid in self._chunks.pop(chunk_id, {}):
+            if self._chunk_of.get(uuid) == chunk_id:
+                del self._chunk_of[uuid]
 
     def _known(self) -> set[str]:
         caches = self.caches
@@ -593,11 +614,11 @@ class DefaultHandler(BaseHandler):
     def _settle_chunk(self, chunk_id: int, first: float) -> None:
         """Verify one slice of listed LPARs with one bulk nova call."""
         with self._lock:
-            items = [(u, s) for u, s in self._chunks.get(chunk_id, ())
+            items = [(u, s) for u, s in self._chunks.get(chunk_id, {}).items()
                      if (STATE, u) not in self.queue and not self.queue.is_processing((STATE, u))]
-        if not items:
-            self._chunks.pop(chunk_id, None)
-            return
+            if not items:
+                self._drop_chunk(chunk_id)
+                return
         forms = {form: uuid for uuid, _ in items for form in uuid_forms(uuid)}
         try:
             found = self.ports.nova.get_instances(self._context_once(), list(forms))
@@ -605,7 +626,8 @@ class DefaultHandler(BaseHandler):
             self.metrics.calls["error"].inc()
             raise StageFailed("lookup", f"resync slice {chunk_id}", exc) from exc
         self.metrics.calls["hit"].inc()
-        self._chunks.pop(chunk_id, None)
+        with self._lock:
+            self._drop_chunk(chunk_id)
         by_lpar = {forms[form]: (form, inst) for form, inst in found.items() if form in forms}
         for uuid, state in items:
             self._verify_listed(uuid, state, by_lpar.get(uuid), first)

@@ -363,3 +363,19 @@ class TestShutdown:
         assert world.handler.shutdown("settle") == 1
         world.wait(0.0)
         assert world.transitions() == [(LPAR_B, "stopped")]
+
+
+class TestResyncSliceRetry:
+    def test_a_retried_slice_never_applies_a_state_listed_before_a_change(self, world):
+        world.nova.down = True
+        world.feed(("CACHE_CLEARED", "", ""))
+        world.wait(3.0)  # listed: A not activated, B running; the slice fails
+        assert world.value("retries_total", stage="lookup") >= 1
+        world.state(LPAR_B, "not activated")  # B changes while nova is down
+        world.wait(1.0)
+        world.nova.down = False
+        world.wait(60.0)
+        # B's own settle told nova STOPPED; the slice must not undo it with 'running'
+        assert world.transitions() == [(LPAR_B, "stopped")]
+        assert world.nova.instances[LPAR_B.lower()].power_state == power_state.SHUTDOWN
+        assert not world.handler._chunks and not world.handler._chunk_of
