@@ -1,0 +1,1 @@
+"""nova adapters: instance lookup (database or conductor), seeding, nova-compute player."""

@@ -1,0 +1,60 @@
+"""Loading sinks by name; the tee sink."""
+
+from __future__ import annotations
+
+import pytest
+from nova.virt import fake
+
+from lpar_eventd.engine.inmemory import MemorySink
+from lpar_eventd.sinks.base import Sink
+from lpar_eventd.sinks.driver import DriverSink
+from lpar_eventd.sinks.log import LogSink
+from lpar_eventd.sinks.notifier import NotificationSink
+from lpar_eventd.sinks.registry import SinkNotFound, make_sink, sink_names
+from lpar_eventd.sinks.tee import TeeSink
+from tests.unit.sinks.events import lifecycle
+
+
+class TestRegistry:
+    def test_names(self):
+        assert {"log", "notification", "nova-driver", "memory"} <= set(sink_names())
+
+    def test_each_by_name(self):
+        assert isinstance(make_sink("log"), LogSink)
+        assert isinstance(make_sink("memory"), MemorySink)
+        note = make_sink("notification", transport_url="fake:/")
+        assert isinstance(note, NotificationSink)
+        note.close()
+        assert isinstance(make_sink("nova-driver", driver=fake.FakeDriver(None)), DriverSink)
+
+    def test_unknown(self):
+        with pytest.raises(SinkNotFound, match="choose from: .*log"):
+            make_sink("carrier-pigeon")
+
+    def test_base_is_abstract(self):
+        with pytest.raises(TypeError):
+            Sink()  # type: ignore[abstract]
+
+
+class TestTee:
+    def test_all_in_order(self):
+        a, b = MemorySink(), MemorySink()
+        TeeSink(a, b).emit(lifecycle())
+        assert len(a.events) == len(b.events) == 1
+
+    def test_first_failure_raises_and_stops(self):
+        a, b = MemorySink(), MemorySink()
+        a.fail_next = 1
+        with pytest.raises(ConnectionError):
+            TeeSink(a, b).emit(lifecycle())
+        assert b.events == []
+
+    def test_close_closes_those_that_can(self):
+        closed = []
+
+        class Closing(MemorySink):
+            def close(self) -> None:
+                closed.append(self)
+
+        TeeSink(MemorySink(), Closing()).close()
+        assert len(closed) == 1
