@@ -54,6 +54,10 @@ class Metrics:
             PREFIX + "events_skipped",
             "Events or settles that ended without a lifecycle event, by reason.",
             ["reason"], registry=r)
+        self.partition_state_events = Counter(
+            PREFIX + "partition_state_events",
+            "MODIFY events of an LPAR naming PartitionState: the input the "
+            "engine reduces (the numerator of the reduction ratio).", registry=r)
         self.get_instance_calls = Counter(
             PREFIX + "get_instance_calls",
             "Calls made to nova for instances (cache hits are counted apart).",
@@ -93,6 +97,10 @@ class Metrics:
             PREFIX + "settle_errors",
             "Unexpected errors caught at the per-LPAR isolation boundary.",
             registry=r)
+        self.max_pending = Gauge(
+            PREFIX + "max_pending",
+            "The configured [events] max_pending bound (0 until set), so that "
+            "backlog alerts compare against the daemon's own limit.", registry=r)
         self.pending_settles = Gauge(
             PREFIX + "pending_settles", "LPAR settles waiting for their time.",
             registry=r)

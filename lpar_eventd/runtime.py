@@ -37,11 +37,13 @@ class Runtime:
     """Runs one handler: scheduler loop, settle pool, and the event source."""
 
     def __init__(self, handler: BaseHandler, source: Any, pool: ThreadPoolExecutor,
-                 on_tick: Callable[[], None] | None = None, max_sleep: float = 1.0):
+                 on_tick: Callable[[], None] | None = None, max_sleep: float = 1.0,
+                 on_batch: Callable[[Any], None] | None = None):
         self.handler = handler
         self.source = source
         self._pool = pool
-        self._on_tick = on_tick or (lambda: None)
+        self.on_tick = on_tick or (lambda: None)
+        self._on_batch = on_batch or handler.accept_batch
         self._max_sleep = max_sleep
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -54,7 +56,7 @@ class Runtime:
             self._thread = threading.Thread(target=self._loop, name="scheduler",
                                             daemon=True)
             self._thread.start()
-            self.source.start(self.handler.accept_batch)
+            self.source.start(self._on_batch)
         return self
 
     def alive(self) -> bool:
@@ -65,7 +67,7 @@ class Runtime:
         while not self._stopping.is_set():
             try:
                 nxt = self.handler.run_due()
-                self._on_tick()
+                self.on_tick()
             except Exception:  # the scheduler must survive anything
                 LOG.exception("Scheduler tick failed; continuing")
                 nxt = None

@@ -35,6 +35,11 @@ EVENTS_OPTS = [
                help="LPARs verified per bulk nova call during a resync."),
     cfg.FloatOpt("resync_batch_interval_seconds", default=0.5, min=0.0,
                  help="Spacing between a resync's bulk calls."),
+    cfg.StrOpt("shutdown_mode", default="cancel", choices=["cancel", "settle"],
+               help="On SIGTERM, cancel pending settles (as nova does on host "
+                    "shutdown; the next start resyncs) or settle them at once."),
+    cfg.FloatOpt("shutdown_timeout", default=10.0, min=0.0,
+                 help="How long settles in flight may take to finish at shutdown."),
 ]
 
 CACHE_OPTS = [

@@ -6,9 +6,9 @@ import copy
 
 from oslo_config import cfg
 
-from lpar_eventd.conf import events
+from lpar_eventd.conf import events, metrics, nova, novalink, sink
 
-_MODULES = (events,)
+_MODULES = (novalink, events, nova, sink, metrics)
 
 
 def register_all(conf: cfg.ConfigOpts) -> None:

@@ -135,6 +135,7 @@ class BaseHandler:
         self._unknown_types: set[str] = set()
         self.wakeup: Callable[[], None] = lambda: None
         self.metrics.longest_running_settle.set_function(self._longest_running)
+        self.metrics.max_pending.set(self.config.max_pending)
 
     # -- feed side -----------------------------------------------------
     def accept(self, event: Event) -> None:
@@ -143,10 +144,16 @@ class BaseHandler:
     def accept_batch(self, events: Sequence[Event]) -> None:
         """Take one feed response; cheap for the default policy, no I/O."""
         received = self.metrics.received
+        partition_state = 0
         for event in events:
             received[event.type.metric_label].inc()
             if event.type is EventType.UNKNOWN:
                 self._note_unknown(event)
+            elif (event.type is EventType.MODIFY_URI and event.lpar_uuid is not None
+                  and event.is_partition_state):
+                partition_state += 1
+        if partition_state:
+            self.metrics.partition_state_events.inc(partition_state)
         self._handle(events)
         self.metrics.pending_settles.set(len(self.queue))
         self.wakeup()

@@ -91,3 +91,17 @@ class ComputePlayer:
     def instances(self, uuids: list[str]) -> Mapping[str, InstanceInfo]:
         """Current rows for ``uuids`` (one query), for final-state checks."""
         return self._reader.get_instances(self._reader.admin_context(), uuids)
+
+
+def embedded_compute_sink(database: NovaDatabase | None = None,
+                          connection: str | None = None) -> ComputePlayer:
+    """The ``embedded-compute`` sink: nova-compute's part on the embedded database.
+
+    With the embedded nova database nothing else would apply lifecycle
+    events, so the demo and the scale harness run this next to the log sink.
+    """
+    if database is None:
+        if connection is None:
+            raise ValueError("embedded-compute needs the [nova] database")
+        database = NovaDatabase(connection)
+    return ComputePlayer(database)

@@ -477,3 +477,33 @@ def overflow(lpars: int, seed: int) -> Scenario:
 SCENARIOS["migration"] = migration
 SCENARIOS["suspend"] = suspend_resume
 SCENARIOS["overflow"] = overflow
+
+
+def demo(lpars: int, seed: int) -> Scenario:
+    """The demo's storm: N instances deployed by nova, a tenth as many running
+    ones rebooted (by nova and from inside the guest), a few shut down or
+    started outside nova (the events nova must hear), and two flappers."""
+    b = _Builder("demo", seed)
+    b.vios()
+    span = max(30.0, lpars * 0.12)
+    for _ in range(lpars):
+        b.deploy(b.rng.uniform(1.0, span))
+    for i in range(max(2, lpars // 10)):
+        lpar = b.lpar("running")
+        t = b.rng.uniform(1.0, span)
+        body = lambda t0, lp=lpar: b.boot(b.shutdown(t0, lp) + b.jitter(2.0), lp)  # noqa: E731
+        if i % 2:
+            b.nova_op(t, lpar, task_states.REBOOTING, body, power_state.RUNNING)
+        else:
+            body(t)
+    for _ in range(max(1, lpars // 20)):  # shut down from inside: nova must hear it
+        b.shutdown(b.rng.uniform(1.0, span), b.lpar("running"))
+    for _ in range(max(1, lpars // 20)):  # started from the HMC: likewise
+        b.boot(b.rng.uniform(1.0, span), b.lpar("not activated"))
+    for _ in range(2):
+        b.flap(b.rng.uniform(1.0, span / 2), b.lpar("running"), 90.0)
+    b.chatter(0.5, span + 40, rate=3.0)
+    return b.finish()
+
+
+SCENARIOS["demo"] = demo

@@ -21,6 +21,7 @@ CONTRACT = [
     "lpar_eventd_settle_duration_seconds_bucket",
     "lpar_eventd_longest_running_settle_seconds", "lpar_eventd_retries_total",
     "lpar_eventd_last_feed_read_timestamp_seconds",
+    "lpar_eventd_partition_state_events_total", "lpar_eventd_max_pending",
 ]
 
 

@@ -25,5 +25,23 @@ def test_engine_config_from_options():
     opts.register_all(conf)
     conf([], project="lpar-eventd")
     conf.set_override("settle_seconds", 5.0, group="events")
-    engine = events.engine_config(conf)
+    try:
+        engine = events.engine_config(conf)
+    finally:
+        conf.clear_override("settle_seconds", group="events")
     assert engine.settle_seconds == 5.0 and engine.max_wait_seconds == 60.0
+
+
+def test_the_committed_sample_config_is_current(tmp_path):
+    """tox -e genconfig writes etc/lpar-eventd.conf.sample; it must not drift."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    generator = Path(sys.prefix) / "bin" / "oslo-config-generator"
+    out = tmp_path / "sample.conf"
+    subprocess.run([str(generator), "--namespace", "lpar_eventd", "--namespace",
+                    "oslo.log", "--output-file", str(out)], check=True,
+                   capture_output=True, timeout=120)
+    committed = Path(__file__).resolve().parents[3] / "etc" / "lpar-eventd.conf.sample"
+    assert out.read_text() == committed.read_text(), "run: tox -e genconfig"

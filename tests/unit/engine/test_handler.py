@@ -27,6 +27,7 @@ class TestBootStorm:
         assert world.value("state_reads_total", result="ok") == 1
         assert world.value("events_coalesced_total", kind="partition_state") == 4
         assert world.value("events_received_total", type="modify") == 10
+        assert world.value("partition_state_events_total") == 5
         assert world.value("lifecycle_events_emitted_total", transition="started") == 1
         assert world.value("pending_settles") == 0
         assert world.nova.instances[LPAR_A.lower()].power_state == power_state.RUNNING

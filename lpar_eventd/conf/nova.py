@@ -1,0 +1,33 @@
+"""[nova]: how instances are looked up."""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+
+group = cfg.OptGroup("nova", title="Nova instance lookups")
+
+OPTS = [
+    cfg.StrOpt("lookup", default="database", choices=["database", "conductor"],
+               help="database: nova.objects on a database (the embedded sqlite "
+                    "default, or nova's own database URL); conductor: through "
+                    "nova-conductor over oslo.messaging, as nova-compute does."),
+    cfg.StrOpt("connection", secret=True,
+               default="sqlite:////var/lib/lpar-eventd/nova.sqlite",
+               help="SQLAlchemy URL of the nova database (lookup = database)."),
+    cfg.BoolOpt("create_schema", default=False,
+                help="Create the schema with nova's own db_sync if the database "
+                     "is empty (the embedded default and the demo)."),
+    cfg.StrOpt("transport_url", secret=True,
+               help="oslo.messaging URL of nova's message bus (lookup = conductor)."),
+    cfg.IntOpt("max_concurrent_lookups", default=4, min=1,
+               help="Settles running at once: bounds the calls on nova."),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(group)
+    conf.register_opts(OPTS, group=group)
+
+
+def list_opts() -> list[tuple[cfg.OptGroup, list[cfg.Opt]]]:
+    return [(group, OPTS)]

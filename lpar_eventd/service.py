@@ -1,0 +1,285 @@
+"""The daemon: wires source -> engine -> lookup -> sink under oslo.service.
+
+Everything that can fail on bad configuration (option checks, plugins by
+name, the nova database, the metrics port) is built in ``build()``, before
+anything starts, so a bad start is one clear line and a non-zero exit.
+``EventdService`` then only starts and stops threads:
+
+* ``start()``: the metrics endpoint, the runtime (feed thread, scheduler,
+  settle pool) and a watcher that tells systemd READY=1 after the first
+  successful feed read (the threading backend does not notify by itself);
+* ``stop()``: stop reading, cancel pending settles (``shutdown_mode``), let
+  settles in flight finish within ``shutdown_timeout``, flush the sink;
+* ``reset()`` (SIGHUP, after oslo.config's mutate): apply mutable options
+  (windows, dry_run; oslo.log applies ``debug`` itself).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from collections.abc import Sequence
+
+from oslo_config import cfg
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from lpar_eventd import systemd
+from lpar_eventd.conf.events import engine_config
+from lpar_eventd.engine.events import Event
+from lpar_eventd.engine.handler import BaseHandler, Ports
+from lpar_eventd.engine.ports import LifecycleEvent
+from lpar_eventd.engine.registry import make_handler
+from lpar_eventd.httpd import MetricsServer, load_basic_auth
+from lpar_eventd.metrics import Metrics
+from lpar_eventd.runtime import Runtime, make_pool
+from lpar_eventd.sources.novalink import (
+    NovaLinkSettings, NovaLinkSource, NovaLinkStateReader)
+
+__all__ = ["ConfigError", "Daemon", "build", "make_service"]
+
+LOG = logging.getLogger(__name__)
+
+# Options whose new values take effect on SIGHUP.
+_MUTABLE_WINDOWS = ("settle_seconds", "max_wait_seconds", "nvram_settle_seconds")
+
+
+class ConfigError(ValueError):
+    """A bad or missing option: the message names it, in one line."""
+
+
+@dataclass
+class Daemon:
+    """Everything the service runs, built and checked up front."""
+
+    conf: cfg.ConfigOpts
+    metrics: Metrics
+    source: NovaLinkSource
+    handler: BaseHandler
+    runtime: Runtime
+    server: MetricsServer
+    sink: Any
+
+
+class DryRunSink:
+    """[sink] dry_run: log what would be emitted, emit nothing (a kill switch)."""
+
+    def __init__(self, inner: Any, conf: cfg.ConfigOpts):
+        self._inner = inner
+        self._conf = conf
+
+    def emit(self, event: LifecycleEvent) -> None:
+        if self._conf.sink.dry_run:
+            LOG.info("dry run: would emit %s for instance %s (LPAR %s is %s)",
+                     event.transition.value.upper(), event.instance_uuid,
+                     event.lpar_uuid, event.observed_state)
+            return
+        self._inner.emit(event)
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+
+class Recorder:
+    """--record FILE: every raw event received, in the simulator's replay format."""
+
+    def __init__(self, path: str):
+        from lpar_eventd.simulator.replay import write_event
+        self._write = write_event
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._lock = threading.Lock()
+
+    def record(self, batch: Sequence[Event]) -> None:
+        with self._lock:
+            for event in batch:
+                self._write(self._fh, event.raw_type, event.data,
+                            ",".join(sorted(event.details)), timestamp=time.time())
+            self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()
+
+
+def novalink_settings(conf: cfg.ConfigOpts) -> NovaLinkSettings:
+    nl = conf.novalink
+    if not nl.host:
+        raise ConfigError("[novalink] host is required")
+    if nl.auth == "password" and not (nl.username and nl.password):
+        raise ConfigError("[novalink] username and password are required with "
+                          "auth = password (or set auth = file on the NovaLink host)")
+    if nl.insecure:
+        LOG.warning("[novalink] insecure = true: NovaLink's TLS certificate is NOT "
+                    "verified")
+    return NovaLinkSettings(
+        host=nl.host, port=nl.port, protocol=nl.protocol,
+        username=nl.username, password=nl.password if nl.auth == "password" else None,
+        ca_file=nl.ca_file, insecure=nl.insecure, timeout=nl.timeout)
+
+
+def _lookup(conf: cfg.ConfigOpts) -> Any:
+    from lpar_eventd.nova.lookup import make_lookup
+    nova = conf.nova
+    if nova.lookup == "conductor":
+        if not nova.transport_url:
+            raise ConfigError("[nova] transport_url is required with lookup = conductor")
+        return make_lookup("conductor", transport_url=nova.transport_url)
+    return make_lookup("database", connection=nova.connection, sync=nova.create_schema)
+
+
+def _sink(conf: cfg.ConfigOpts, lookup: Any) -> Any:
+    from lpar_eventd.sinks.registry import make_sink
+    from lpar_eventd.sinks.tee import TeeSink
+    sinks = []
+    for name in conf.sink.driver:
+        kwargs: dict[str, Any] = {}
+        if name == "notification":
+            if not conf.sink.transport_url:
+                raise ConfigError("[sink] transport_url is required for the "
+                                  "notification sink")
+            kwargs["transport_url"] = conf.sink.transport_url
+        elif name == "embedded-compute":
+            kwargs["database"] = getattr(lookup, "database", None)
+        sinks.append(make_sink(name, **kwargs))
+    inner = sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
+    return DryRunSink(inner, conf)
+
+
+def _nvram(conf: cfg.ConfigOpts, source: NovaLinkSource) -> Any:
+    if conf.nvram.store == "none":
+        return None
+    from lpar_eventd.nvram.factory import make_store
+    fetch = None
+    try:
+        from lpar_eventd.nvram.fetch import PypowervmNvramFetcher
+        fetch = PypowervmNvramFetcher(source.adapter)
+    except ImportError as exc:
+        raise ConfigError(f"[nvram] store = {conf.nvram.store} needs the NVRAM "
+                          f"fetcher: {exc}") from None
+    return make_store(conf.nvram.store, conf.nvram.path, fetch)
+
+
+def build(conf: cfg.ConfigOpts, registry: CollectorRegistry | None = None,
+          record: str | None = None) -> Daemon:
+    """Check the configuration and build every part; raise ConfigError on a bad one."""
+    metrics = Metrics(registry if registry is not None else REGISTRY)
+    source = NovaLinkSource(novalink_settings(conf), metrics)
+    try:
+        lookup = _lookup(conf)
+        sink = _sink(conf, lookup)
+        nvram = _nvram(conf, source)
+        pool = make_pool(conf.nova.max_concurrent_lookups)
+        handler = make_handler(conf.events.policy,
+                               Ports(NovaLinkStateReader(source.adapter), lookup, sink,
+                                     nvram),
+                               engine_config(conf, conf.nova.max_concurrent_lookups),
+                               metrics, executor=pool)
+        users = (load_basic_auth(conf.metrics.basic_auth_file)
+                 if conf.metrics.basic_auth_file else None)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a plugin or adapter refused its settings
+        raise ConfigError(_one_line(exc)) from None
+    recorder = Recorder(record) if record else None
+    on_batch = handler.accept_batch
+    if recorder is not None:
+        def on_batch(batch: Sequence[Event], _accept: Any = handler.accept_batch) -> None:
+            recorder.record(batch)
+            _accept(batch)
+    runtime = Runtime(handler, source, pool, on_batch=on_batch)
+    health = _Health(conf, source, runtime)
+    server = MetricsServer(metrics.registry, health, conf.metrics.bind_host,
+                           conf.metrics.port, conf.metrics.cert_file,
+                           conf.metrics.key_file, users)
+    return Daemon(conf, metrics, source, handler, runtime, server, sink)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+class _Health:
+    """200 while the feed was read recently and the scheduler ticks; else 503."""
+
+    def __init__(self, conf: cfg.ConfigOpts, source: NovaLinkSource, runtime: Runtime):
+        self._conf = conf
+        self._source = source
+        self._runtime = runtime
+
+    def __call__(self) -> tuple[bool, str]:
+        now = time.monotonic()
+        if not self._runtime.alive():
+            return False, "scheduler not running"
+        if now - self._runtime.last_tick > 10.0:
+            return False, f"scheduler stalled for {now - self._runtime.last_tick:.0f} s"
+        last = self._source.last_read_at
+        if last is None:
+            return False, "waiting for the first NovaLink feed read"
+        stale = self._conf.novalink.feed_stale_seconds
+        if now - last > stale:
+            return False, f"NovaLink feed not read for {now - last:.0f} s (> {stale:g} s)"
+        return True, "ok"
+
+
+def make_service(daemon: Daemon) -> Any:
+    """The oslo.service Service (threading backend must be initialised first)."""
+    from oslo_service import service as os_service
+
+    class EventdService(os_service.Service):
+        def __init__(self) -> None:
+            super().__init__(threads=4)
+            self.daemon = daemon
+            self._stopped = threading.Event()
+            self._notifier = systemd.Notifier()
+
+        def start(self) -> None:
+            super().start()
+            LOG.info("lpar_eventd starting: NovaLink %s, policy %s, sink %s",
+                     daemon.conf.novalink.host, daemon.conf.events.policy,
+                     ",".join(daemon.conf.sink.driver))
+            daemon.runtime.on_tick = self._tick
+            daemon.server.start()
+            daemon.runtime.start()
+            threading.Thread(target=self._ready_when_fed, name="sd-ready",
+                             daemon=True).start()
+
+        def _ready_when_fed(self) -> None:
+            while not self._stopped.is_set():
+                if daemon.source.first_read.wait(1.0):
+                    self._notifier.notify("READY=1", "STATUS=feed connected")
+                    LOG.info("First NovaLink feed read succeeded: ready")
+                    return
+
+        def _tick(self) -> None:
+            self._notifier.watchdog(f"pending {len(daemon.handler.queue)}, "
+                                    f"in flight {daemon.handler.in_flight()}")
+
+        def stop(self, graceful: bool = False) -> None:
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
+            self._notifier.notify("STOPPING=1")
+            timeout = daemon.conf.events.shutdown_timeout
+            clean = daemon.runtime.stop(daemon.conf.events.shutdown_mode, timeout)
+            close = getattr(daemon.sink, "close", None)
+            if close is not None:
+                close()
+            daemon.server.stop()
+            LOG.info("lpar_eventd stopped (%s)", "clean" if clean else
+                     "settles still running were abandoned")
+            super().stop(graceful)
+
+        def reset(self) -> None:
+            cfg_now = engine_config(daemon.conf, daemon.conf.nova.max_concurrent_lookups)
+            for name in _MUTABLE_WINDOWS:
+                setattr(daemon.handler.config, name, getattr(cfg_now, name))
+            LOG.info("Configuration reloaded: settle %.1f s, max-wait %.1f s, dry_run %s",
+                     cfg_now.settle_seconds, cfg_now.max_wait_seconds,
+                     daemon.conf.sink.dry_run)
+
+    return EventdService()

@@ -1,0 +1,265 @@
+"""The daemon as an operator runs it: a process with a config file, against the
+simulator and an sqlite nova database, watched through /metrics and /healthz."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lpar_eventd.demo import free_port, scrape, total, wait_healthy, write_config
+from lpar_eventd.engine import policy
+from lpar_eventd.nova.compute_player import ComputePlayer
+from lpar_eventd.nova.database import NovaDatabase, sqlite_url
+from lpar_eventd.nova.seed import seed_instances, specs_from_scenario
+from lpar_eventd.scale import scenarios, virtual
+from lpar_eventd.simulator.config import SimConfig
+from lpar_eventd.simulator.replay import read_jsonl
+from lpar_eventd.simulator.server import Simulator
+
+pytestmark = pytest.mark.slow
+SPEED = 20.0
+
+
+class Daemon:
+    """One `lpar-eventd --config-file` process."""
+
+    def __init__(self, workdir: Path, sim_port: int, nova_path: Path,
+                 extra: str = "", args: tuple[str, ...] = (), env: dict | None = None,
+                 stale: float = 30.0):
+        self.metrics_port = free_port()
+        self.url = f"http://127.0.0.1:{self.metrics_port}"
+        self.conf = workdir / "lpar-eventd.conf"
+        self.log = workdir / "lpar-eventd.log"
+        self._write = lambda extra_text: write_config(
+            self.conf, sim_port=sim_port, nova_url=sqlite_url(nova_path),
+            metrics_port=self.metrics_port, speed=SPEED, extra=extra_text,
+            feed_stale=stale)
+        self._write(extra)
+        self.args = args
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Daemon":
+        env = dict(os.environ, **(self.env or {}))
+        self.proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "lpar_eventd.cmd.daemon", "--config-file", str(self.conf),
+             "--log-file", str(self.log), *self.args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        return self
+
+    def healthy(self, timeout: float = 30) -> "Daemon":
+        wait_healthy(self.url, timeout, self.proc)
+        return self
+
+    def metrics(self) -> dict[str, float]:
+        return scrape(self.url + "/metrics")
+
+    def health(self) -> int:
+        import urllib.error
+        import urllib.request
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as resp:  # noqa: S310
+                return resp.status
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    def wait_settled(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        quiet = None
+        while time.monotonic() < deadline:
+            pending = self.metrics().get("lpar_eventd_pending_settles", 0)
+            if pending:
+                quiet = None
+            elif quiet is None:
+                quiet = time.monotonic()
+            elif time.monotonic() - quiet > 1.5:
+                return
+            time.sleep(0.2)
+        raise TimeoutError("settles still pending")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+
+@pytest.fixture
+def world(tmp_path, nova_db_path):
+    """A seeded scenario, its nova DB and a simulator holding its LPARs."""
+    def make(name: str = "deploy-storm", lpars: int = 20, seed: int = 3):
+        scenario = scenarios.build(name, lpars, seed)
+        db = NovaDatabase(sqlite_url(nova_db_path))
+        seed_instances(db, specs_from_scenario(scenario))
+        sim = Simulator(SimConfig(port=0, long_poll=0.5)).start()
+        sim.load(scenario)
+        made.append((sim, db))
+        return scenario, db, sim
+    made: list = []
+    yield make
+    for sim, db in made:
+        sim.stop()
+        db.dispose()
+
+
+def mismatches(scenario, db, sim) -> list[str]:
+    managed = scenario.managed()
+    rows = ComputePlayer(db).instances(list(managed.values()))
+    final = sim.lpars()
+    bad = []
+    for lpar, instance in managed.items():
+        state, row = final.get(lpar), rows.get(instance)
+        if state is None or row is None:
+            continue
+        expected = policy.expected_power_state(state)
+        if expected is not None and row.power_state != expected:
+            bad.append(f"{lpar}: {state} vs power_state {row.power_state}")
+    return bad
+
+
+def test_a_storm_is_counted_on_metrics_and_nova_converges(world, tmp_path, nova_db_path):
+    scenario, db, sim = world("mixed", 40, 5)
+    daemon = Daemon(tmp_path, sim.http_port, nova_db_path).start().healthy()
+    try:
+        sim.play(scenario, speed=SPEED, on_nova_change=ComputePlayer(db).apply_change,
+                 load=False).result(timeout=120)
+        daemon.wait_settled()
+        samples = daemon.metrics()
+    finally:
+        assert daemon.stop() == 0
+    assert mismatches(scenario, db, sim) == []
+    assert total(samples, "lpar_eventd_events_received_total") >= 0.9 * len(
+        scenario.host_events())
+    assert total(samples, "lpar_eventd_events_coalesced_total") > 0
+    calls = total(samples, "lpar_eventd_get_instance_calls_total")
+    assert 0 < calls <= 1.2 * virtual.lower_bound(scenario) + 15
+    assert samples['lpar_eventd_resyncs_total{reason="new_client"}'] >= 1
+    assert samples["lpar_eventd_source_up"] == 1
+    assert samples["lpar_eventd_admin_context_created_total"] == 1
+    assert "process_cpu_seconds_total" in samples  # the default registry's process stats
+
+
+def test_healthz_follows_the_feed(world, tmp_path, nova_db_path):
+    scenario, db, sim = world()
+    port = sim.http_port
+    daemon = Daemon(tmp_path, port, nova_db_path, stale=3).start().healthy()
+    try:
+        sim.stop()
+        deadline = time.monotonic() + 20
+        while daemon.health() != 503 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert daemon.health() == 503
+        back = Simulator(SimConfig(port=port, long_poll=0.5)).start()
+        try:
+            back.load(scenario)
+            daemon.healthy(20)
+            assert daemon.metrics()["lpar_eventd_source_reconnects_total"] >= 1
+        finally:
+            back.stop()
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_sigterm_mid_storm_exits_0_and_a_restart_converges(world, tmp_path, nova_db_path):
+    scenario, db, sim = world("mixed", 40, 9)
+    daemon = Daemon(tmp_path, sim.http_port, nova_db_path).start().healthy()
+    play = sim.play(scenario, speed=SPEED, on_nova_change=ComputePlayer(db).apply_change,
+                    load=False)
+    time.sleep(2.0)
+    started = time.monotonic()
+    assert daemon.stop(timeout=20) == 0
+    assert time.monotonic() - started < 15
+    assert "pending settles cancelled" in daemon.log_text()
+    second = Daemon(tmp_path, sim.http_port, nova_db_path).start().healthy()
+    try:
+        play.result(timeout=120)
+        second.wait_settled()
+    finally:
+        assert second.stop() == 0
+    assert mismatches(scenario, db, sim) == []
+
+
+def test_ready_reaches_systemd_only_after_the_first_feed_read(tmp_path, nova_db_path):
+    port = free_port()  # nothing listens there yet
+    notify = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(notify)
+        sock.settimeout(3.0)
+        daemon = Daemon(tmp_path, port, nova_db_path,
+                        env={"NOTIFY_SOCKET": notify}).start()
+        try:
+            received = []
+            try:
+                while True:
+                    received.append(sock.recv(4096))
+            except TimeoutError:
+                pass
+            assert not any(b"READY=1" in m for m in received)
+            sim = Simulator(SimConfig(port=port, long_poll=0.5)).start()
+            try:
+                sock.settimeout(20.0)
+                message = sock.recv(4096)
+                while b"READY=1" not in message:
+                    message = sock.recv(4096)
+                assert b"STATUS=feed connected" in message
+            finally:
+                sim.stop()
+        finally:
+            assert daemon.stop() == 0
+
+
+def test_record_writes_the_replay_format(world, tmp_path, nova_db_path):
+    scenario, db, sim = world("deploy-storm", 5, 2)
+    record = tmp_path / "feed.jsonl"
+    daemon = Daemon(tmp_path, sim.http_port, nova_db_path,
+                    args=("--record", str(record))).start().healthy()
+    try:
+        sim.play(scenario, speed=SPEED * 2, load=False).result(timeout=60)
+        time.sleep(1.0)
+    finally:
+        assert daemon.stop() == 0
+    events = read_jsonl(str(record))
+    types = {e.event_type for e in events} if hasattr(events[0], "event_type") else {
+        e["EventType"] for e in events}
+    assert "NEW_CLIENT" in types and "MODIFY_URI" in types
+    assert len(events) >= 0.9 * len(scenario.host_events())
+
+
+def test_sighup_reloads_the_windows_and_dry_run(world, tmp_path, nova_db_path):
+    scenario, db, sim = world("mixed", 10, 4)
+    daemon = Daemon(tmp_path, sim.http_port, nova_db_path).start().healthy()
+    try:
+        daemon.wait_settled()
+        text = daemon.conf.read_text().replace("settle_seconds = 0.75",
+                                               "settle_seconds = 0.5")
+        text = text.replace("driver = log,embedded-compute",
+                            "driver = log,embedded-compute\ndry_run = true")
+        daemon.conf.write_text(text)
+        daemon.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "Configuration reloaded" not in daemon.log_text() and \
+                time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "Configuration reloaded: settle 0.5 s" in daemon.log_text()
+        assert "dry_run True" in daemon.log_text()
+        # a running instance shut down outside nova: decided and logged, not emitted
+        managed = scenario.managed()
+        lpar = next(u for u, s in sim.lpars().items() if s == "running" and u in managed)
+        sim.operate(lpar, "shutdown", speed=SPEED).result(timeout=30)
+        daemon.wait_settled()
+        time.sleep(1.0)
+        assert f"would emit STOPPED for instance {managed[lpar]}" in daemon.log_text()
+        row = ComputePlayer(db).instances([managed[lpar]])[managed[lpar]]
+        assert row.power_state == policy.expected_power_state("running")
+    finally:
+        assert daemon.stop() == 0
