@@ -14,6 +14,7 @@ loop thread, at the step's time) for a harness to apply.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Callable, Sequence
 
@@ -35,15 +36,25 @@ async def play(steps: Sequence[HostEvent | NovaChange], speed: float, host: Host
     loop = asyncio.get_running_loop()
     start = loop.time()
     applied = 0
-    for step in steps:
-        delay = start + step.at / speed - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if isinstance(step, HostEvent):
-            host.apply(step)
-            applied += 1
-        elif on_nova_change is not None:
-            _call_nova(on_nova_change, step)
+    # The harness's callback writes to a nova database and may block (an
+    # sqlite lock, a slow conductor): it runs on one worker thread, in step
+    # order, so it can never stall the simulated host's feed.
+    nova = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sim-nova")
+    pending: list[concurrent.futures.Future[None]] = []
+    try:
+        for step in steps:
+            delay = start + step.at / speed - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if isinstance(step, HostEvent):
+                host.apply(step)
+                applied += 1
+            elif on_nova_change is not None:
+                pending.append(nova.submit(_call_nova, on_nova_change, step))
+        if pending:
+            await asyncio.wrap_future(pending[-1])
+    finally:
+        nova.shutdown(wait=False)
     return applied
 
 
