@@ -38,7 +38,7 @@ from lpar_eventd.engine.ports import Clock, LparGone, MonotonicClock
 from lpar_eventd.metrics import Metrics
 
 __all__ = ["NovaLinkSettings", "NovaLinkSource", "NovaLinkStateReader",
-           "connect", "EVENT_PATH"]
+           "SourceStopped", "connect", "EVENT_PATH"]
 
 LOG = logging.getLogger(__name__)
 
@@ -65,6 +65,10 @@ class NovaLinkSettings:
         return (f"NovaLinkSettings(host={self.host!r}, port={self.port!r}, "
                 f"protocol={self.protocol!r}, username={self.username!r}, "
                 f"password={'***' if self.password else None})")
+
+
+class SourceStopped(RuntimeError):
+    """The source was stopped: no new NovaLink session is handed out."""
 
 
 class _VerifyingSession(pvm_adapter.Session):
@@ -142,11 +146,29 @@ class NovaLinkSource:
         self._metrics.source_up.set(0)
 
     def adapter(self) -> Any:
-        """The current adapter (for the state reader sharing the session)."""
+        """The current adapter (for the state reader sharing the session).
+
+        The logon runs outside the lock: a NovaLink that accepts connections
+        but does not answer holds a logon for the whole request timeout, and
+        under the lock that stalled ``stop()`` (SIGTERM) and queued every
+        settle worker behind it, each then trying its own logon in turn.
+        Threads that find no session each log on; the first to finish wins
+        and the others log off again. A logon that finishes after ``stop()``
+        is logged off too (no session left behind on NovaLink).
+        """
         with self._adapter_lock:
-            if self._adapter is None:
-                self._adapter = self._connect(self._settings)
-            return self._adapter
+            if self._adapter is not None:
+                return self._adapter
+        fresh = self._connect(self._settings)
+        with self._adapter_lock:
+            if self._adapter is None and not self._stop.is_set():
+                self._adapter = fresh
+            current = self._adapter
+        if current is not fresh:
+            _log_off(fresh.session)
+            if current is None:
+                raise SourceStopped("the NovaLink source was stopped during logon")
+        return current
 
     # -- the loop -------------------------------------------------------------
     def _run(self, on_batch: Callable[[Sequence[Event]], None]) -> None:
@@ -160,6 +182,8 @@ class NovaLinkSource:
                     app_id = _app_id(adapter)
                 events = self._read(adapter, app_id)
             except Exception as exc:  # the feed's isolation boundary
+                if self._stop.is_set():  # stopped mid-read or mid-logon: not a failure
+                    break
                 failures += 1
                 app_id = None
                 self._on_error(exc, failures)
