@@ -81,11 +81,12 @@ class Runtime:
     def stop(self, mode: str = "cancel", timeout: float = 10.0) -> bool:
         """Stop reading, cancel (or flush) pending settles, finish those in
         flight within ``timeout``; returns True when nothing was left running."""
-        self.source.stop()
+        started = time.monotonic()
+        self.source.stop(timeout=min(5.0, timeout / 2))
         dropped = self.handler.shutdown(mode)
         LOG.info("Shutting down: %d pending settles %s", dropped,
                  "flushed" if mode == "settle" else "cancelled")
-        deadline = time.monotonic() + timeout
+        deadline = started + timeout
         if mode == "settle":
             while not self.handler.idle() and time.monotonic() < deadline:
                 self._wake.set()

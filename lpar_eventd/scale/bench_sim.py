@@ -8,11 +8,16 @@ Three figures, each the median of ``--repeats`` runs:
 * delivered to 1: events/s from the simulator to one real pypowervm
   EventListener (RawEventHandler), from the control call that produces the
   events until the last one is handed to the handler;
-* delivered to 10: the same with 10 concurrent listeners (sum of events).
+* delivered to 10: the same with 10 concurrent listeners (sum of events);
+* served: what the simulator serves to a bare keep-alive HTTP client that
+  only counts entries (the server side alone: the simulator is not the
+  bottleneck when this is above the ceiling);
+* source: delivered through lpar_eventd's own feed reader (one parse).
 
 The simulator runs in its own process (as NovaLink does), so its work does
 not share the client's GIL; the listeners share this process, as the
-daemon's would. Target: delivered >= 20k events/s.
+daemon's would. Target: the simulator serves >= 20k events/s and more than
+the ceiling (exit status 0), i.e. it is never the bottleneck.
 
     python -m lpar_eventd.scale.bench_sim --events 20000 --repeats 3
     (the lead wires ``run(argv)`` as ``lpar-eventd-scale bench-sim``)
@@ -93,6 +98,65 @@ def delivered_rate(port: int, listeners: int, events: int) -> float:
     return listeners * events / elapsed
 
 
+def served_rate(port: int, events: int) -> float:
+    """Events/s the simulator serves to a bare keep-alive HTTP client that only
+    counts entries (no XML parsing): what the server side can do on its own."""
+    from pypowervm import adapter as pvm_adapter
+
+    from lpar_eventd.sources.novalink import EVENT_PATH
+
+    session = pvm_adapter.Session("127.0.0.1", USER, PASSWORD, protocol="http", port=port)
+    token = session._sessToken
+    http = requests.Session()
+    http.headers.update({"X-API-Session": token, "Accept": "application/atom+xml"})
+    url = f"http://127.0.0.1:{port}/rest/api/uom/" + EVENT_PATH % "bench-raw"
+    try:
+        http.get(url, timeout=30)  # NEW_CLIENT: the queue exists from now on
+        started = time.perf_counter()
+        requests.post(f"http://127.0.0.1:{port}/sim/events", json={"count": events},
+                      timeout=300).raise_for_status()
+        got = 0
+        while got < events:
+            got += http.get(url, timeout=30).content.count(b"<entry>")
+        return events / (time.perf_counter() - started)
+    finally:
+        http.close()
+        session._logoff()
+
+
+def source_rate(port: int, events: int) -> float:
+    """Events/s delivered through lpar_eventd's own feed reader (pypowervm's
+    Session and Adapter, one parse per response) to a counting callback."""
+    from prometheus_client import CollectorRegistry
+
+    from lpar_eventd.metrics import Metrics
+    from lpar_eventd.sources.novalink import NovaLinkSettings, NovaLinkSource
+
+    done = threading.Event()
+    count = [0]
+
+    def on_batch(batch: list[Any]) -> None:
+        count[0] += sum(1 for e in batch if e.raw_type == "MODIFY_URI")
+        if count[0] >= events:
+            done.set()
+
+    source = NovaLinkSource(NovaLinkSettings(
+        host="127.0.0.1", port=port, protocol="http", username=USER, password=PASSWORD,
+        timeout=30.0), Metrics(CollectorRegistry()))
+    source.start(on_batch)
+    try:
+        if not source.first_read.wait(30):
+            raise RuntimeError("the source never read the feed")
+        started = time.perf_counter()
+        requests.post(f"http://127.0.0.1:{port}/sim/events", json={"count": events},
+                      timeout=300).raise_for_status()
+        if not done.wait(300):
+            raise RuntimeError(f"only {count[0]}/{events} events arrived")
+        return events / (time.perf_counter() - started)
+    finally:
+        source.stop()
+
+
 def _close(sessions: list[Any], counters: list[_Counter]) -> None:
     """Stop the poll threads (they finish their long poll), then log off."""
     threads = []
@@ -170,8 +234,12 @@ def run(argv: list[str] | None = None) -> int:
         rows = [
             ("pypowervm parse (ceiling)", _median(
                 lambda: parse_rate(args.events, args.per_response), args.repeats)),
+            ("served to a raw HTTP client (no parsing)", _median(
+                lambda: served_rate(port, args.events), args.repeats)),
             ("delivered to 1 listener", _median(
                 lambda: delivered_rate(port, 1, args.events), args.repeats)),
+            ("delivered to lpar_eventd's source", _median(
+                lambda: source_rate(port, args.events), args.repeats)),
             (f"delivered to {args.listeners} listeners (sum)", _median(
                 lambda: delivered_rate(port, args.listeners, args.events // 4),
                 args.repeats)),
@@ -184,7 +252,10 @@ def run(argv: list[str] | None = None) -> int:
     print(f"{'figure':<40} {'events/s':>12}")
     for name, value in rows:
         print(f"{name:<40} {value:>12,.0f}")
-    return 0 if rows[1][1] >= 20_000 else 1
+    served, ceiling = rows[1][1], rows[0][1]
+    print(f"the simulator serves {served / ceiling:.1f}x pypowervm's parse ceiling: "
+          + ("it is not the bottleneck" if served >= ceiling else "IT IS the bottleneck"))
+    return 0 if served >= max(ceiling, 20_000) else 1
 
 
 def main() -> None:
