@@ -25,8 +25,7 @@ from collections.abc import Sequence
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from lpar_eventd.engine import policy
-from lpar_eventd.scale import scenarios, virtual
+from lpar_eventd.scale import oracle, scenarios, virtual
 
 __all__ = ["main", "scrape", "free_port", "write_config", "wait_healthy"]
 
@@ -262,15 +261,8 @@ def _report(scenario: scenarios.Scenario, samples: dict[str, float],
 def _mismatches(scenario: scenarios.Scenario, final_states: dict[str, str], player) -> int:
     managed = scenario.managed()
     rows = player.instances(list(managed.values()))
-    bad = 0
-    for lpar, instance in managed.items():
-        state, row = final_states.get(lpar), rows.get(instance)
-        if state is None or row is None:
-            continue
-        expected = policy.expected_power_state(state)
-        if expected is not None and row.power_state != expected:
-            bad += 1
-    return bad
+    return len(oracle.mismatches(managed, final_states,
+                                 {u: r.power_state for u, r in rows.items()}))
 
 
 if __name__ == "__main__":

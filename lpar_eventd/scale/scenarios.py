@@ -231,6 +231,15 @@ class _Builder:
                       power_state=final_power)
         return t
 
+    def reboot(self, t: float, lpar: str, by_nova: bool) -> float:
+        """A reboot driven by nova (task_state rebooting around it) or from
+        inside the guest (nova hears nothing but our events)."""
+        def body(t0: float) -> float:
+            return self.boot(self.shutdown(t0, lpar) + self.jitter(2.0), lpar)
+        if by_nova:
+            return self.nova_op(t, lpar, task_states.REBOOTING, body, power_state.RUNNING)
+        return body(t)
+
     def delete(self, t: float, lpar: str) -> float:
         instance = self.instance_of(lpar)
         if instance:
@@ -273,12 +282,7 @@ def reboot_wave(lpars: int, seed: int) -> Scenario:
     span = max(30.0, lpars * 0.1)
     for i in range(lpars):
         lpar = b.lpar("running")
-        t = b.rng.uniform(1.0, span)
-        body = lambda t0, lp=lpar: b.boot(b.shutdown(t0, lp) + b.jitter(2.0), lp)  # noqa: E731
-        if i % 2:
-            b.nova_op(t, lpar, task_states.REBOOTING, body, power_state.RUNNING)
-        else:
-            body(t)  # an in-guest reboot: nova hears nothing but our events
+        b.reboot(b.rng.uniform(1.0, span), lpar, by_nova=bool(i % 2))
     b.chatter(0.5, span + 40, rate=2.0)
     return b.finish()
 
@@ -490,12 +494,7 @@ def demo(lpars: int, seed: int) -> Scenario:
         b.deploy(b.rng.uniform(1.0, span))
     for i in range(max(2, lpars // 10)):
         lpar = b.lpar("running")
-        t = b.rng.uniform(1.0, span)
-        body = lambda t0, lp=lpar: b.boot(b.shutdown(t0, lp) + b.jitter(2.0), lp)  # noqa: E731
-        if i % 2:
-            b.nova_op(t, lpar, task_states.REBOOTING, body, power_state.RUNNING)
-        else:
-            body(t)
+        b.reboot(b.rng.uniform(1.0, span), lpar, by_nova=bool(i % 2))
     for _ in range(max(1, lpars // 20)):  # shut down from inside: nova must hear it
         b.shutdown(b.rng.uniform(1.0, span), b.lpar("running"))
     for _ in range(max(1, lpars // 20)):  # started from the HMC: likewise

@@ -16,13 +16,13 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry
 
-from lpar_eventd.engine import policy
 from lpar_eventd.engine.events import Event
 from lpar_eventd.engine.handler import EngineConfig, Ports
 from lpar_eventd.engine.inmemory import (
     FakeClock, MemoryHost, MemoryNova, MemoryNvram, MemorySink, drive)
 from lpar_eventd.engine.registry import make_handler
 from lpar_eventd.metrics import Metrics
+from lpar_eventd.scale import oracle
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
 
 __all__ = ["World", "RunResult", "play", "play_events", "lower_bound", "FIGURES"]
@@ -86,17 +86,8 @@ class World:
 
     def mismatches(self, managed: dict[str, str]) -> list[str]:
         """LPARs whose nova power_state is not what their final state means."""
-        out = []
-        for lpar, instance in sorted(managed.items()):
-            state = self.host.states.get(lpar)
-            inst = self.nova.instances.get(instance)
-            if state is None or inst is None:
-                continue
-            expected = policy.expected_power_state(state)
-            if expected is not None and inst.power_state != expected:
-                out.append(f"{lpar}: PowerVM {state!r}, nova power_state "
-                           f"{inst.power_state} (expected {expected})")
-        return out
+        return oracle.mismatches(managed, self.host.states,
+                                 {u: i.power_state for u, i in self.nova.instances.items()})
 
 
 @dataclass

@@ -14,7 +14,7 @@ from lpar_eventd.engine import policy
 from lpar_eventd.nova.compute_player import ComputePlayer
 from lpar_eventd.nova.database import NovaDatabase, sqlite_url
 from lpar_eventd.nova.seed import seed_instances, specs_from_scenario
-from lpar_eventd.scale import scenarios, virtual
+from lpar_eventd.scale import oracle, scenarios, virtual
 from lpar_eventd.simulator.config import SimConfig
 from lpar_eventd.simulator.replay import read_jsonl
 from lpar_eventd.simulator.server import Simulator
@@ -44,16 +44,7 @@ def world(tmp_path, nova_db_path):
 def mismatches(scenario, db, sim) -> list[str]:
     managed = scenario.managed()
     rows = ComputePlayer(db).instances(list(managed.values()))
-    final = sim.lpars()
-    bad = []
-    for lpar, instance in managed.items():
-        state, row = final.get(lpar), rows.get(instance)
-        if state is None or row is None:
-            continue
-        expected = policy.expected_power_state(state)
-        if expected is not None and row.power_state != expected:
-            bad.append(f"{lpar}: {state} vs power_state {row.power_state}")
-    return bad
+    return oracle.mismatches(managed, sim.lpars(), {u: r.power_state for u, r in rows.items()})
 
 
 def test_a_storm_is_counted_on_metrics_and_nova_converges(world, tmp_path, nova_db_path):
