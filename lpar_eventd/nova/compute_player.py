@@ -17,6 +17,7 @@ database lookup and count final-state mismatches.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 from collections.abc import Mapping
 
@@ -43,6 +44,10 @@ class ComputePlayer:
         self._reader = DatabaseLookup(database=db)
         self.applied = 0
         self.ignored = 0
+        # sqlite fails a read-then-write transaction at once ("database is
+        # locked") when another one in this process writes: settle workers
+        # apply one at a time (nova-compute itself handles events in order).
+        self._write_lock = threading.Lock()
 
     # -- nova-compute -------------------------------------------------------
     def emit(self, event: LifecycleEvent) -> None:
@@ -54,6 +59,10 @@ class ComputePlayer:
         Not applied when the instance is gone or nova is mid-operation
         (task_state set): nova-compute's power-state sync skips those too.
         """
+        with self._write_lock:
+            return self._apply(event)
+
+    def _apply(self, event: LifecycleEvent) -> bool:
         ctx = self._reader.admin_context()
         inst = self._reader.get_instance(ctx, event.instance_uuid)
         if inst is None or inst.task_state is not None:

@@ -6,6 +6,7 @@ import pytest
 from nova.virt import fake
 
 from lpar_eventd.engine.inmemory import MemorySink
+from lpar_eventd.engine.ports import Transition
 from lpar_eventd.sinks.base import Sink
 from lpar_eventd.sinks.driver import DriverSink
 from lpar_eventd.sinks.log import LogSink
@@ -58,3 +59,23 @@ class TestTee:
 
         TeeSink(MemorySink(), Closing()).close()
         assert len(closed) == 1
+
+
+class TestTeeRetry:
+    def test_a_retry_reaches_only_the_sinks_that_failed(self):
+        first, second = MemorySink(), MemorySink()
+        second.fail_next = 1
+        tee = TeeSink(first, second)
+        with pytest.raises(ConnectionError):
+            tee.emit(lifecycle())
+        tee.emit(lifecycle())  # the engine's retry of the same decision
+        assert len(first.events) == 1 and len(second.events) == 1
+
+    def test_another_decision_goes_to_every_sink(self):
+        first, second = MemorySink(), MemorySink()
+        second.fail_next = 1
+        tee = TeeSink(first, second)
+        with pytest.raises(ConnectionError):
+            tee.emit(lifecycle())
+        tee.emit(lifecycle(Transition.STOPPED, "not activated"))
+        assert len(first.events) == 2 and len(second.events) == 1
