@@ -1,4 +1,9 @@
-"""lpar-eventd-scale: compare policies on the same stream, and benchmarks."""
+"""lpar-eventd-scale: compare policies on the same stream, and benchmarks.
+
+    lpar-eventd-scale compare --scenario mixed --lpars 500            # virtual clock
+    lpar-eventd-scale compare --mode e2e --lpars 500 --plot e2e.png   # real daemons
+    lpar-eventd-scale analyze feed.jsonl      # what would each policy cost on my host?
+"""
 
 from __future__ import annotations
 
@@ -15,12 +20,37 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lpar-eventd-scale", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compare", help="the same scenario through every policy")
-    c.add_argument("--mode", choices=("engine",), default="engine",
-                   help="engine: in-memory host and nova on a virtual clock")
+    c.add_argument("--mode", choices=("engine", "e2e"), default="engine",
+                   help="engine: in-memory host and nova on a virtual clock; e2e: "
+                        "simulator(s), real daemon processes, sqlite nova DB(s)")
     c.add_argument("--scenario", default="mixed")
-    c.add_argument("--lpars", type=_positive, default=500)
+    c.add_argument("--lpars", type=_positive, default=500, help="LPARs per host")
     c.add_argument("--seed", type=int, default=1)
     c.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    c.add_argument("--hosts", type=_positive, default=1,
+                   help="e2e: NovaLink hosts (one simulator + one daemon each, run "
+                        "together; host k plays the scenario seeded seed + k)")
+    c.add_argument("--speed", type=_positive_float, default=10.0,
+                   help="e2e: time compression (windows are divided by it too)")
+    c.add_argument("--plot", metavar="PNG", help="e2e: write the comparison as a PNG")
+    c.add_argument("--burst", type=int, default=20_000,
+                   help="e2e: saturation-burst events after the storm (0: none)")
+    c.add_argument("--policies", default=",".join(POLICIES),
+                   help="e2e: comma-separated policies to run")
+    c.add_argument("--workdir", metavar="DIR",
+                   help="e2e: keep configs, logs and nova DBs here (default: a "
+                        "temporary directory, removed)")
+    c.add_argument("--daemon-option", action="append", default=[],
+                   metavar="GROUP.OPTION=VALUE",
+                   help="e2e: set a daemon option for every policy (repeatable)")
+    a = sub.add_parser("analyze", help="a recorded feed (JSON lines) through every "
+                       "policy on a virtual clock: what each would cost")
+    from lpar_eventd.scale.analyze import add_arguments
+    add_arguments(a)
+    sub.add_parser("bench-sim", add_help=False,
+                   help="is the simulator ever a pypowervm client's bottleneck? "
+                        "(its own options: bench-sim --help)")
+    _add_report(sub)
     b = sub.add_parser("bench-engine", help="engine events/s and bytes per LPAR")
     b.add_argument("--lpars", type=_positive, default=2000,
                    help="LPARs in the mixed storm used for throughput")
@@ -35,6 +65,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    """``report`` (dashboard panels to PNG) when its module is installed."""
+    try:
+        from lpar_eventd.scale import promreport
+    except ImportError:
+        return
+    promreport.add_parser(sub)
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
+    return number
+
+
 def _positive(value: str) -> int:
     try:
         number = int(value)
@@ -46,6 +95,11 @@ def _positive(value: str) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
+    if args.mode == "e2e":
+        return compare_e2e(args)
+    if args.plot or args.hosts != 1:
+        print("lpar-eventd-scale: --plot and --hosts need --mode e2e", file=sys.stderr)
+        return 2
     from lpar_eventd.scale import report, scenarios, virtual
     try:
         scenario = scenarios.build(args.scenario, args.lpars, args.seed)
@@ -62,6 +116,52 @@ def compare(args: argparse.Namespace) -> int:
             results, bound, scenario=args.scenario, lpars=args.lpars,
             seed=args.seed, mode=args.mode, events=results[0].events))
     return 0
+
+
+def compare_e2e(args: argparse.Namespace) -> int:
+    """The real stack per policy: table on stdout, optional JSON and PNG."""
+    from pathlib import Path
+
+    from lpar_eventd.scale import e2e, scenarios
+    if args.scenario not in scenarios.SCENARIOS:
+        print(f"lpar-eventd-scale: unknown scenario {args.scenario!r}; choose from "
+              f"{', '.join(sorted(scenarios.SCENARIOS))}", file=sys.stderr)
+        return 2
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    unknown = sorted(set(policies) - set(POLICIES))
+    if unknown or not policies:
+        print(f"lpar-eventd-scale: unknown policies {unknown}; choose from "
+              f"{', '.join(POLICIES)}", file=sys.stderr)
+        return 2
+    try:
+        options = dict(item.split("=", 1) for item in args.daemon_option)
+    except ValueError:
+        print("lpar-eventd-scale: --daemon-option wants GROUP.OPTION=VALUE", file=sys.stderr)
+        return 2
+    opts = e2e.E2EOptions(
+        scenario=args.scenario, lpars=args.lpars, hosts=args.hosts, speed=args.speed,
+        seed=args.seed, policies=policies, burst=max(0, args.burst),
+        workdir=Path(args.workdir) if args.workdir else None, daemon_options=options,
+        progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    result = e2e.run(opts)
+    print(e2e.format_table(result))
+    if args.json:
+        _write_json(args.json, e2e.to_json(result))
+    if args.plot:
+        from lpar_eventd.scale.plot import write_png
+        write_png(result, args.plot)
+        print(f"plot: {args.plot}")
+    return 0
+
+
+def analyze(args: argparse.Namespace) -> int:
+    from lpar_eventd.scale.analyze import run
+    return run(args)
+
+
+def bench_sim(argv: Sequence[str]) -> int:
+    from lpar_eventd.scale import bench_sim as bench
+    return bench.run(list(argv))
 
 
 def bench_engine(args: argparse.Namespace) -> int:
@@ -97,9 +197,14 @@ def _write_json(path: str, data: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "bench-sim":   # its own parser (bench_sim.build_parser)
+        return bench_sim(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command == "report":
+        return args.func(args)
     commands = {"compare": compare, "bench-engine": bench_engine,
-                "bench-source": bench_source}
+                "bench-source": bench_source, "analyze": analyze}
     return commands[args.command](args)
 
 
