@@ -13,10 +13,16 @@ stderr naming it, and exit status 2.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
+import logging
+import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import NoReturn
 
 from oslo_config import cfg
 from oslo_log import log as oslo_log
@@ -48,15 +54,66 @@ def check_values(conf: cfg.ConfigOpts) -> None:
                 raise cfg.Error(f"[{group}] {opt.name}: {_one_line(exc)}") from None
 
 
+# Files the daemon reads after start-up: a typo must stop start-up instead
+# (a missing CA file would otherwise fail every NovaLink request, for ever).
+_FILE_OPTS = (("novalink", "ca_file"), ("metrics", "cert_file"), ("metrics", "key_file"),
+              ("metrics", "basic_auth_file"))
+
+
+def check_files(conf: cfg.ConfigOpts) -> None:
+    """Every file option names a readable file; TLS cert and key come in pairs."""
+    for group, name in _FILE_OPTS:
+        path = getattr(conf[group], name)
+        if path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
+            raise cfg.Error(f"[{group}] {name}: {path} is not a readable file")
+    if bool(conf.metrics.cert_file) != bool(conf.metrics.key_file):
+        raise cfg.Error("[metrics] cert_file and key_file go together")
+
+
+# requests lets these override a per-session ``verify`` (the request-level
+# setting, taken from the environment, wins over the session's), so with one
+# of them set [novalink] ca_file and insecure would be silently ignored.
+_CA_BUNDLE_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def honour_tls_options(conf: cfg.ConfigOpts) -> list[str]:
+    """Drop the CA bundle variables when [novalink] ca_file or insecure is set;
+    returns the names dropped (logged once logging is up)."""
+    if not (conf.novalink.ca_file or conf.novalink.insecure):
+        return []
+    return [name for name in _CA_BUNDLE_ENV if os.environ.pop(name, None) is not None]
+
+
+def parse_args(conf: cfg.ConfigOpts, argv: Sequence[str]) -> None:
+    """oslo.config's parse, with argparse's usage dump cut to its one error line."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            conf(list(argv), project="lpar-eventd", prog="lpar-eventd")
+    except SystemExit as exc:
+        if not exc.code:  # --help: already printed on stdout
+            raise
+        lines = [line for line in captured.getvalue().splitlines() if line.strip()]
+        message = lines[-1] if lines else f"bad arguments: {' '.join(argv)}"
+        raise cfg.Error(message.split(": error: ", 1)[-1] + " (see --help)") from None
+    sys.stderr.write(captured.getvalue())
+
+
 def run_daemon(argv: Sequence[str]) -> int:
     conf = make_conf()
     try:
-        conf(list(argv), project="lpar-eventd", prog="lpar-eventd")
+        parse_args(conf, argv)
         check_values(conf)
+        check_files(conf)
     except (cfg.Error, ValueError) as exc:
         print(f"lpar-eventd: configuration error: {_one_line(exc)}", file=sys.stderr)
         return 2
     oslo_log.setup(conf, "lpar-eventd")
+    dropped = honour_tls_options(conf)
+    if dropped:
+        logging.getLogger(__name__).warning(
+            "ignoring %s from the environment: [novalink] ca_file/insecure decide "
+            "how NovaLink's certificate is verified", ", ".join(dropped))
     use_threading_backend()
     from lpar_eventd.service import ConfigError, build, make_service
     try:
@@ -98,14 +155,35 @@ def _one_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+@contextlib.contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    """The helper commands' argparse errors as one line, like the daemon's.
+
+    Their parsers live with the commands (demo, seed); swapping ``error`` for
+    the length of the command keeps them unchanged for library callers.
+    """
+    original = argparse.ArgumentParser.error
+
+    def error(self: argparse.ArgumentParser, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    argparse.ArgumentParser.error = error  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = original  # type: ignore[method-assign]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "demo":
         from lpar_eventd.demo import main as demo_main
-        return demo_main(args[1:])
+        with _one_line_usage_errors():
+            return demo_main(args[1:])
     if args and args[0] == "seed-nova":
         from lpar_eventd.nova.seed import main as seed_main
-        return seed_main(args[1:])
+        with _one_line_usage_errors():
+            return seed_main(args[1:])
     return run_daemon(args)
 
 

@@ -75,7 +75,7 @@ MAX_WAIT_SECONDS = dict(WINDOWS)["max_wait_seconds"]
 PREFIX = "lpar_eventd_"
 NOVA_WRITE_ATTEMPTS = 20
 BUSY_TIMEOUT = 15.0   # sqlite: seconds a writer waits for the other side's lock
-SHM = "/dev/shm"  # noqa: S108 - only a parent for mkdtemp (unique, mode 0700)
+SHM = "/dev/shm"  # noqa: S108 - parent of mkdtemp only  # nosec B108
 # figure column -> metric (summed over its labels), as virtual.FIGURES names them
 COLUMNS = {column: PREFIX + name for column, name, _ in virtual.FIGURES}
 SKIP_REASONS = ("unchanged_state", "task_state", "instance_not_found", "lpar_gone",

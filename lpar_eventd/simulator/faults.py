@@ -7,7 +7,10 @@ cleared, with ``count=None``). Kinds:
   HttpError body, as pvm-rest does while it restarts;
 * ``drop``: close the connection without an answer;
 * ``slow``: answer normally after ``delay`` seconds;
-* ``unauthorized``: answer 401 as if the token had expired.
+* ``unauthorized``: answer 401 as if the token had expired;
+* ``body``: answer the next event reads with ``status`` and the raw ``body``
+  (malformed XML, a DOCTYPE, an empty 200...): served by the event route
+  itself, so the middleware's ``match`` skips it (``match_body``).
 
 Feed stalls and token expiry act on state rather than on one request and live
 on the Simulator (``stall_feed``, ``expire_tokens``).
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["Fault", "Faults", "KINDS"]
 
-KINDS = frozenset({"error", "drop", "slow", "unauthorized"})
+KINDS = frozenset({"error", "drop", "slow", "unauthorized", "body"})
 
 
 @dataclass
@@ -30,14 +33,21 @@ class Fault:
     kind: str
     count: int | None = 1
     path: str = "/rest/api/"  # prefix of the request paths it applies to
-    status: int = 503
+    status: int = 0  # 0: the kind's default (503; 200 for body)
     delay: float = 0.0
+    body: bytes = b""
     fired: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; choose from "
                              f"{', '.join(sorted(KINDS))}")
+        if isinstance(self.body, str):
+            self.body = self.body.encode("utf-8")
+        if not self.status:
+            self.status = 200 if self.kind == "body" else 503
+        if self.kind == "body" and not 200 <= self.status <= 599:
+            raise ValueError(f"body fault status must be 2xx-5xx, not {self.status}")
         if self.kind == "error" and not 400 <= self.status <= 599:
             raise ValueError(f"fault status must be 4xx or 5xx, not {self.status}")
         if self.count is not None and self.count < 1:
@@ -45,7 +55,7 @@ class Fault:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> "Fault":
-        known = {"kind", "count", "path", "status", "delay"}
+        known = {"kind", "count", "path", "status", "delay", "body"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
@@ -53,7 +63,8 @@ class Fault:
 
     def to_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "count": self.count, "path": self.path,
-                "status": self.status, "delay": self.delay, "fired": self.fired}
+                "status": self.status, "delay": self.delay, "fired": self.fired,
+                "body": self.body.decode("utf-8", "replace")[:200]}
 
 
 class Faults:
@@ -71,12 +82,16 @@ class Faults:
     def armed(self) -> list[Fault]:
         return list(self._armed)
 
-    def match(self, path: str) -> Fault | None:
-        """Consume one shot of the first fault that applies to ``path``."""
+    def match(self, path: str, body: bool = False) -> Fault | None:
+        """Consume one shot of the first fault that applies to ``path``
+        (``body`` faults only with ``body=True``: the event route serves them)."""
         for fault in self._armed:
-            if path.startswith(fault.path):
+            if (fault.kind == "body") == body and path.startswith(fault.path):
                 fault.fired += 1
                 if fault.count is not None and fault.fired >= fault.count:
                     self._armed.remove(fault)
                 return fault
         return None
+
+    def match_body(self, path: str) -> Fault | None:
+        return self.match(path, body=True)

@@ -80,6 +80,11 @@ async def logoff(request: web.Request) -> web.Response:
 # -- events ----------------------------------------------------------------------
 async def events(request: web.Request) -> web.Response:
     core = _core(request)
+    bad = core.faults.match_body(request.path)
+    if bad is not None:  # an injected malformed answer, queue left as it is
+        core.counters.add_label("faults_fired", bad.kind)
+        return web.Response(status=bad.status, body=bad.body or None,
+                            content_type=wire.ATOM_XML)
     app_id = (request.query.get("QUEUE_APPLICATIONID")
               or request.headers.get(SESSION_HEADER, ""))
     batch = await core.queues.take(app_id, core.max_per_response, core.long_poll)

@@ -36,6 +36,7 @@ from pypowervm import exceptions as pvm_exc
 from lpar_eventd.engine.events import Event
 from lpar_eventd.engine.ports import Clock, LparGone, MonotonicClock
 from lpar_eventd.metrics import Metrics
+from lpar_eventd.sources import feedguard
 
 __all__ = ["NovaLinkSettings", "NovaLinkSource", "NovaLinkStateReader",
            "SourceStopped", "connect", "EVENT_PATH"]
@@ -81,7 +82,11 @@ class _VerifyingSession(pvm_adapter.Session):
     def request(self, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
         if self.protocol == "https":
             kwargs["verify"] = self._lpar_eventd_verify
-        return super().request(method, path, *args, **kwargs)
+        feedguard.harden_thread()  # pypowervm's own parses of this thread, too
+        resp = super().request(method, path, *args, **kwargs)
+        headers = kwargs.get("headers", args[0] if args else None) or {}
+        feedguard.check_response(resp, path, headers.get("Accept", ""))
+        return resp
 
 
 def connect(settings: NovaLinkSettings) -> pvm_adapter.Adapter:
@@ -182,11 +187,18 @@ class NovaLinkSource:
                     app_id = _app_id(adapter)
                 events = self._read(adapter, app_id)
             except Exception as exc:  # the feed's isolation boundary
+                error: Exception | None = exc
+            else:
+                error = None
+            if error is not None:
+                # Handled outside the except block: oslo.log appends the
+                # exception in flight to every WARNING, and pypowervm's error
+                # text (URLs, bodies) is what _describe keeps out of the log.
                 if self._stop.is_set():  # stopped mid-read or mid-logon: not a failure
                     break
                 failures += 1
                 app_id = None
-                self._on_error(exc, failures)
+                self._on_error(error, failures)
                 continue
             failures = 0
             self._metrics.source_up.set(1)
@@ -250,7 +262,10 @@ def _forget_session(session: Any) -> None:
 
 
 def _needs_new_session(exc: BaseException) -> bool:
-    """Connection failures and auth failures need a new session; a 5xx does not."""
+    """Connection failures and auth failures need a new session; a 5xx or a
+    rejected body does not."""
+    if isinstance(exc, feedguard.FeedRejected):
+        return False
     if isinstance(exc, pvm_exc.HttpError):
         status = getattr(getattr(exc, "response", None), "status", None)
         return status in (401, 403)
