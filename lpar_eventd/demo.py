@@ -58,6 +58,7 @@ username = {USER}
 password = {PASSWORD}
 timeout = 30
 feed_stale_seconds = {feed_stale:g}
+reconnect_backoff_max_seconds = {30.0 / speed:g}
 
 [events]
 policy = {policy_name}

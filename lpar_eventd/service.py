@@ -118,7 +118,9 @@ def novalink_settings(conf: cfg.ConfigOpts) -> NovaLinkSettings:
     return NovaLinkSettings(
         host=nl.host, port=nl.port, protocol=nl.protocol,
         username=nl.username, password=nl.password if nl.auth == "password" else None,
-        ca_file=nl.ca_file, insecure=nl.insecure, timeout=nl.timeout)
+        ca_file=nl.ca_file, insecure=nl.insecure, timeout=nl.timeout,
+        backoff_base=min(0.5, nl.reconnect_backoff_max_seconds),
+        backoff_max=nl.reconnect_backoff_max_seconds)
 
 
 def _lookup(conf: cfg.ConfigOpts) -> Any:

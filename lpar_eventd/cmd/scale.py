@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("bench-sim", add_help=False,
                    help="is the simulator ever a pypowervm client's bottleneck? "
                         "(its own options: bench-sim --help)")
-    _add_report(sub)
+    _add_campaigns(sub)
     b = sub.add_parser("bench-engine", help="engine events/s and bytes per LPAR")
     b.add_argument("--lpars", type=_positive, default=2000,
                    help="LPARs in the mixed storm used for throughput")
@@ -65,13 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _add_report(sub: argparse._SubParsersAction) -> None:
-    """``report`` (dashboard panels to PNG) when its module is installed."""
-    try:
-        from lpar_eventd.scale import promreport
-    except ImportError:
-        return
-    promreport.add_parser(sub)
+def _add_campaigns(sub: argparse._SubParsersAction) -> None:
+    """Subcommands whose modules declare their own arguments: ``report``
+    (dashboard panels to PNG), ``chaos``, ``soak`` and ``load``."""
+    from lpar_eventd.scale import chaos, load, promreport, soak
+    for module in (promreport, chaos, soak, load):
+        module.add_parser(sub)
 
 
 def _positive_float(value: str) -> float:
@@ -201,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "bench-sim":   # its own parser (bench_sim.build_parser)
         return bench_sim(argv[1:])
     args = _parser().parse_args(argv)
-    if args.command == "report":
+    if args.command in ("report", "chaos", "soak", "load"):
         return args.func(args)
     commands = {"compare": compare, "bench-engine": bench_engine,
                 "bench-source": bench_source, "analyze": analyze}

@@ -24,6 +24,9 @@ OPTS = [
                      "logged at start). Never in production."),
     cfg.FloatOpt("timeout", default=60.0, min=1.0,
                  help="Per-request timeout; must exceed NovaLink's 10 s long poll."),
+    cfg.FloatOpt("reconnect_backoff_max_seconds", default=30.0, min=0.01,
+                 help="Longest wait between failed feed reads (exponential "
+                      "backoff from 0.5 s with jitter, capped here)."),
     cfg.FloatOpt("feed_stale_seconds", default=120.0, min=1.0,
                  help="/healthz reports 503 when the feed was not read this long."),
 ]

@@ -1,0 +1,483 @@
+"""``lpar-eventd-scale chaos``: randomized storms with faults, end to end; does nova converge?
+
+Why: the promise to operators is that under storms and faults every LPAR's
+state still reaches nova. A unit test proves one fault at a time on a fake
+clock; this proves it on the stack that runs on a host -- the NovaLink
+simulator on loopback, the real ``lpar-eventd`` process (real pypowervm,
+compressed windows), and nova's own sqlite schema, written by the daemon's
+``embedded-compute`` sink as nova-compute would -- with several faults of
+every kind (``faults.KINDS``) at random times of each storm.
+
+Per run (seed ``S + i``): a fresh copy of one nova schema (``db_sync`` is
+done once per campaign) seeded with a ``mixed`` storm's instances; a
+simulator holding its LPARs; a daemon reading nova through a symlink (so the
+database can "disappear" for it alone); the storm played at ``--speed`` with
+its nova-api changes written by the harness; 2-6 faults from a seeded plan.
+After the storm: converged when, within ``--converge-timeout`` wall seconds,
+every managed LPAR's nova power_state equals
+``policy.expected_power_state(simulator state)`` AND the daemon has nothing
+pending and nothing in flight (``pending_settles`` and
+``longest_running_settle_seconds`` both 0: no leaks). A diverged run keeps
+its directory (config, daemon log, nova DB) and the fault plan is printed,
+so ``--runs 1 --seed S+i`` replays it.
+
+    python -m lpar_eventd.scale.chaos --runs 200 --seed 1 --jobs 2 --json chaos.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lpar_eventd.demo import free_port, write_config
+from lpar_eventd.engine import policy
+from lpar_eventd.scale import scenarios
+from lpar_eventd.scale.e2e import override_options
+from lpar_eventd.scale.faults import KINDS, DaemonProcess, NovaDbFaults, inject, plan_faults
+
+__all__ = ["ChaosOptions", "RunOutcome", "Campaign", "run_campaign", "run_one",
+           "mismatches", "add_parser", "run", "main"]
+
+PREFIX = "lpar_eventd_"
+NOVA_WRITE_ATTEMPTS = 30
+
+
+@dataclass
+class ChaosOptions:
+    runs: int = 200
+    seed: int = 1
+    lpars: int = 40
+    speed: float = 20.0
+    scenario: str = "mixed"
+    min_faults: int = 2
+    max_faults: int = 6
+    max_restarts: int = 1
+    converge_timeout: float = 75.0
+    jobs: int = 1
+    kinds: tuple[str, ...] = KINDS
+    workdir: Path | None = None
+    keep: bool = False
+    progress: Callable[[str], None] | None = None
+
+
+@dataclass
+class RunOutcome:
+    index: int
+    seed: int
+    converged: bool = False
+    converge_seconds: float | None = None   # wall s from storm end to convergence
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+    pending: float | None = None
+    longest_running: float | None = None
+    daemon_starts: int = 0
+    sigterm_exit: list[int | None] = field(default_factory=list)
+    nova_write_retries: int = 0
+    nova_writes_lost: int = 0
+    wall_seconds: float = 0.0
+    effects: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    workdir: str | None = None
+
+
+@dataclass
+class Campaign:
+    options: ChaosOptions
+    outcomes: list[RunOutcome] = field(default_factory=list)
+    template_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        done = self.outcomes
+        converged = [o for o in done if o.converged]
+        times = [o.converge_seconds for o in converged if o.converge_seconds is not None]
+        kinds: Counter[str] = Counter(f["kind"] for o in done for f in o.faults)
+        return {
+            "runs": len(done),
+            "converged": len(converged),
+            "converged_pct": 100.0 * len(converged) / len(done) if done else 0.0,
+            "faults_by_kind": {k: kinds.get(k, 0) for k in self.options.kinds},
+            "faults_total": sum(kinds.values()),
+            "converge_seconds_max": max(times, default=None),
+            "converge_seconds_p50": statistics.median(times) if times else None,
+            "converge_seconds_p95": _quantile(times, 0.95),
+            "converge_scenario_seconds_max": (max(times) * self.options.speed
+                                              if times else None),
+            "pending_leaks": sum(1 for o in done if (o.pending or 0) or
+                                 (o.longest_running or 0)),
+            "daemon_starts": sum(o.daemon_starts for o in done),
+            "sigterm_nonzero_exits": sum(1 for o in done for s in o.sigterm_exit if s != 0),
+            "nova_writes_lost": sum(o.nova_writes_lost for o in done),
+            "errors": sum(1 for o in done if o.error),
+            "effects": {k: sum(o.effects.get(k, 0) for o in done) for k in EFFECTS},
+            "wall_seconds": round(self.wall_seconds, 1),
+            "diverged": [{"index": o.index, "seed": o.seed, "error": o.error,
+                          "mismatches": o.mismatches[:10], "pending": o.pending,
+                          "longest_running": o.longest_running, "faults": o.faults,
+                          "workdir": o.workdir}
+                         for o in done if not o.converged],
+        }
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def mismatches(managed: dict[str, str], final_states: dict[str, str],
+               power_states: dict[str, int]) -> list[str]:
+    """Managed LPARs whose nova power_state disagrees with their PowerVM state.
+
+    LPARs gone from PowerVM, instances gone from nova, and states that mean
+    nothing for nova (``expected_power_state`` None) are not compared.
+    """
+    out = []
+    for lpar, instance in sorted(managed.items()):
+        state, power = final_states.get(lpar), power_states.get(instance)
+        if state is None or power is None:
+            continue
+        expected = policy.expected_power_state(state)
+        if expected is not None and power != expected:
+            out.append(f"{lpar}: PowerVM {state!r}, nova power_state {power} "
+                       f"(expected {expected})")
+    return out
+
+
+class _NovaApi:
+    """The scenario's nova-side changes, written by the harness (retried on locks)."""
+
+    def __init__(self, player: Any):
+        self.player = player
+        self.retries = 0
+        self.lost = 0
+        self._lock = threading.Lock()
+
+    def apply(self, step: Any) -> None:
+        from lpar_eventd.nova.errors import NovaUnavailable
+        for attempt in range(NOVA_WRITE_ATTEMPTS):
+            try:
+                with self._lock:
+                    self.player.apply_change(step)
+                return
+            except NovaUnavailable:
+                self.retries += 1
+                time.sleep(0.02 * (attempt + 1))
+        self.lost += 1
+
+
+#: What the daemon's log shows of the faults (summed over its restarts):
+#: proof that a fault reached the daemon, not only that it was armed.
+EFFECTS = {"sink_retries": "sink failed for LPAR",
+           "lookup_retries": "lookup failed for LPAR",
+           "state_read_retries": "state_read failed for LPAR",
+           "resync_failures": "resync failed for LPAR",
+           "feed_errors": "NovaLink feed at",
+           "resyncs": "Resync (",
+           "logons": "Session logging on"}
+
+
+def effects(log: Path) -> dict[str, int]:
+    """Count the daemon log's lines that show each kind of trouble handled."""
+    counts = dict.fromkeys(EFFECTS, 0)
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return counts
+    for line in text.splitlines():
+        for name, needle in EFFECTS.items():
+            if needle in line:
+                counts[name] += 1
+    return counts
+
+
+def _build_template(work: Path) -> tuple[Path, float]:
+    from lpar_eventd.nova.database import build_sqlite
+    template = work / "nova-template.sqlite"
+    started = time.perf_counter()
+    build_sqlite(template).dispose()
+    return template, time.perf_counter() - started
+
+
+def run_one(index: int, seed: int, template: Path, opts: ChaosOptions,
+            work: Path) -> RunOutcome:
+    """One randomized storm with faults; every process stopped on the way out."""
+    from lpar_eventd.nova.compute_player import ComputePlayer
+    from lpar_eventd.nova.database import NovaDatabase, sqlite_url
+    from lpar_eventd.nova.seed import seed_instances, specs_from_scenario
+    from lpar_eventd.simulator.config import SimConfig
+    from lpar_eventd.simulator.server import Simulator
+
+    outcome = RunOutcome(index, seed)
+    rundir = work / f"run-{index:04d}-seed-{seed}"
+    rundir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)   # noqa: S311 - a reproducible plan, not secrets
+    started = time.monotonic()
+    scenario = scenarios.build(opts.scenario, opts.lpars, seed)
+    real = rundir / "nova.sqlite"
+    shutil.copyfile(template, real)
+    db = NovaDatabase(sqlite_url(real, busy_timeout=15.0))
+    sim = daemon = None
+    try:
+        seed_instances(db, specs_from_scenario(scenario))
+        player = ComputePlayer(db)
+        nova_api = _NovaApi(player)
+        db_faults = NovaDbFaults(real, rundir / "nova-link.sqlite")
+        sim = Simulator(SimConfig(port=0, long_poll=0.5)).start()
+        sim.load(scenario)
+        port = free_port()
+        conf = rundir / "lpar-eventd.conf"
+        write_config(conf, sim_port=sim.http_port, nova_url=sqlite_url(db_faults.link),
+                     metrics_port=port, speed=opts.speed, feed_stale=30.0)
+        # the retry cap is not one of demo.WINDOWS: compress it too, or one
+        # unlucky LPAR could wait a full real minute between retries
+        override_options(conf, {"events.retry_max_seconds": f"{60.0 / opts.speed:g}"})
+        daemon = DaemonProcess(conf, rundir / "lpar-eventd.log", port).start()
+        daemon.healthy(60.0)
+        storm = scenario.duration / opts.speed
+        plan = plan_faults(rng, storm, rng.randint(opts.min_faults, opts.max_faults),
+                           opts.max_restarts, opts.kinds)
+        play = sim.play(scenario, speed=opts.speed, on_nova_change=nova_api.apply,
+                        load=False)
+        t0 = time.monotonic()
+        for fault in plan:
+            delay = t0 + fault.at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            record = {"kind": fault.kind, "at": fault.at, "params": fault.params,
+                      "fired_at": round(time.monotonic() - t0, 3)}
+            record.update(inject(fault, sim, db_faults, daemon))
+            outcome.faults.append(record)
+            if fault.kind == "sigterm":
+                outcome.sigterm_exit.append(record.get("exit_status"))
+        play.result(timeout=storm + 120.0)
+        outcome.nova_write_retries, outcome.nova_writes_lost = (nova_api.retries,
+                                                                nova_api.lost)
+        _converge(outcome, scenario, sim, daemon, player, opts)
+    except Exception as exc:  # a harness or daemon failure is a failed run, with why
+        outcome.error = f"{type(exc).__name__}: {exc}"
+        outcome.mismatches.append(traceback.format_exc(limit=3))
+    finally:
+        if daemon is not None:
+            outcome.daemon_starts = daemon.starts
+            daemon.stop()
+            outcome.effects = effects(daemon.log)
+        if sim is not None:
+            sim.stop()
+        db.dispose()
+        outcome.wall_seconds = round(time.monotonic() - started, 2)
+        if outcome.converged and not opts.keep:
+            shutil.rmtree(rundir, ignore_errors=True)
+        else:
+            outcome.workdir = str(rundir)
+    return outcome
+
+
+def _converge(outcome: RunOutcome, scenario: scenarios.Scenario, sim: Any,
+              daemon: DaemonProcess, player: Any, opts: ChaosOptions) -> None:
+    """Poll until nova agrees with PowerVM and nothing is pending or running."""
+    managed = scenario.managed()
+    storm_end = time.monotonic()
+    deadline = storm_end + opts.converge_timeout
+    while True:
+        if daemon.proc is not None and daemon.proc.poll() is not None:
+            raise RuntimeError(f"the daemon exited with status {daemon.proc.returncode}")
+        samples = daemon.scrape()
+        outcome.pending = samples.get(PREFIX + "pending_settles")
+        outcome.longest_running = samples.get(PREFIX + "longest_running_settle_seconds")
+        rows = player.instances(list(managed.values()))
+        outcome.mismatches = mismatches(managed, sim.lpars(),
+                                        {u: r.power_state for u, r in rows.items()})
+        if not outcome.mismatches and not outcome.pending and not outcome.longest_running:
+            outcome.converged = True
+            outcome.converge_seconds = round(time.monotonic() - storm_end, 3)
+            return
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
+
+
+def run_campaign(opts: ChaosOptions) -> Campaign:
+    """``opts.runs`` runs, ``opts.jobs`` at a time; returns every outcome."""
+    say = opts.progress or (lambda _msg: None)
+    work = opts.workdir or Path(tempfile.mkdtemp(prefix="lpar-eventd-chaos-"))
+    work.mkdir(parents=True, exist_ok=True)
+    campaign = Campaign(opts)
+    started = time.monotonic()
+    template, campaign.template_seconds = _build_template(work)
+    say(f"nova schema template built in {campaign.template_seconds:.1f} s; "
+        f"working directory {work}")
+    with ThreadPoolExecutor(max(1, opts.jobs), thread_name_prefix="chaos-run") as pool:
+        futures = {pool.submit(run_one, i, opts.seed + i, template, opts, work): i
+                   for i in range(opts.runs)}
+        for future in as_completed(futures):
+            outcome = future.result()
+            campaign.outcomes.append(outcome)
+            say(_run_line(outcome, len(campaign.outcomes), opts.runs))
+    campaign.outcomes.sort(key=lambda o: o.index)
+    campaign.wall_seconds = time.monotonic() - started
+    if all(o.converged for o in campaign.outcomes) and not opts.keep \
+            and opts.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return campaign
+
+
+def _run_line(o: RunOutcome, done: int, runs: int) -> str:
+    kinds = ",".join(f["kind"] for f in o.faults)
+    if o.converged:
+        return (f"[{done}/{runs}] run {o.index} seed {o.seed}: converged in "
+                f"{o.converge_seconds:.2f} s ({o.wall_seconds:.1f} s run) [{kinds}]")
+    return (f"[{done}/{runs}] run {o.index} seed {o.seed}: DIVERGED "
+            f"({o.error or ''}; {len(o.mismatches)} mismatches, pending {o.pending}, "
+            f"longest running {o.longest_running}) [{kinds}] kept in {o.workdir}")
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def report(campaign: Campaign) -> str:
+    s = campaign.summary()
+    o = campaign.options
+    lines = [f"chaos campaign: {s['runs']} runs, seed {o.seed}..{o.seed + o.runs - 1}, "
+             f"{o.scenario} storm of {o.lpars} LPARs at x{o.speed:g}, "
+             f"{o.min_faults}-{o.max_faults} faults per run, {o.jobs} at a time, "
+             f"{s['wall_seconds']:.0f} s",
+             f"faults injected by kind ({s['faults_total']} in all):"]
+    lines += [f"  {kind:18}{count:>6}" for kind, count in s["faults_by_kind"].items()]
+    lines += [
+        f"runs converged: {s['converged']}/{s['runs']} ({s['converged_pct']:.1f}%)",
+        f"time to converge after the storm (wall s): p50 {_fmt(s['converge_seconds_p50'])}, "
+        f"p95 {_fmt(s['converge_seconds_p95'])}, max {_fmt(s['converge_seconds_max'])} "
+        f"(max {_fmt(s['converge_scenario_seconds_max'])} s of scenario time)",
+        f"pending leaks: {s['pending_leaks']}; daemon starts {s['daemon_starts']}; "
+        f"SIGTERM exits != 0: {s['sigterm_nonzero_exits']}; "
+        f"harness nova writes lost: {s['nova_writes_lost']}; run errors: {s['errors']}",
+        "seen in the daemons' logs: " + ", ".join(f"{k} {v}"
+                                                  for k, v in s["effects"].items())]
+    for d in s["diverged"]:
+        lines.append(f"DIVERGED run {d['index']} (seed {d['seed']}): {d['error'] or ''} "
+                     f"pending {d['pending']} longest {d['longest_running']} "
+                     f"dir {d['workdir']}")
+        lines += [f"    fault {f.get('fired_at', 0.0):6.2f}s {f['kind']} {f.get('params', {})}"
+                  for f in d["faults"]]
+        lines += [f"    {m}" for m in d["mismatches"]]
+    return "\n".join(lines)
+
+
+# -- command line -------------------------------------------------------------
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``chaos`` on the scale CLI's subparsers."""
+    p = subparsers.add_parser("chaos", help="randomized storms with faults, end to end",
+                              description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    _arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
+    return number
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs", type=_positive, default=200)
+    p.add_argument("--seed", type=int, default=1, help="run i uses seed S+i")
+    p.add_argument("--lpars", type=_positive, default=40)
+    p.add_argument("--speed", type=_positive_float, default=20.0,
+                   help="time compression of the storm and the daemon's windows")
+    p.add_argument("--faults", type=_positive, nargs=2, default=(2, 6),
+                   metavar=("MIN", "MAX"), help="faults per run")
+    p.add_argument("--kinds", default=",".join(KINDS),
+                   help="comma-separated fault kinds to draw from")
+    p.add_argument("--max-restarts", type=int, default=1,
+                   help="daemon restarts (SIGTERM/SIGKILL) per run at most")
+    p.add_argument("--converge-timeout", type=_positive_float, default=45.0,
+                   help="wall seconds after the storm for nova to converge (the "
+                        "daemon's feed reconnect backoff cap, [novalink] "
+                        "reconnect_backoff_max_seconds, is compressed like every "
+                        "other window)")
+    p.add_argument("--jobs", type=_positive, default=1, help="runs at the same time")
+    p.add_argument("--workdir", type=Path, help="keep every run's files here")
+    p.add_argument("--keep", action="store_true", help="keep converged runs' files too")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--quiet", action="store_true", help="no line per run")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the campaign; exit 0 only when every run converged."""
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    unknown = set(kinds) - set(KINDS)
+    if unknown or not kinds:
+        print(f"lpar-eventd-scale chaos: unknown fault kinds {sorted(unknown)}; "
+              f"choose from {','.join(KINDS)}", file=sys.stderr)
+        return 2
+    low, high = args.faults
+    if low > high:
+        print("lpar-eventd-scale chaos: --faults MIN MAX needs MIN <= MAX", file=sys.stderr)
+        return 2
+    opts = ChaosOptions(runs=args.runs, seed=args.seed, lpars=args.lpars,
+                        speed=args.speed, min_faults=low, max_faults=high,
+                        max_restarts=args.max_restarts,
+                        converge_timeout=args.converge_timeout, jobs=args.jobs,
+                        kinds=kinds, workdir=args.workdir, keep=args.keep,
+                        progress=None if args.quiet else _print_flush)
+    campaign = run_campaign(opts)
+    print(report(campaign), flush=True)
+    if args.json:
+        data = {"options": {k: (str(v) if isinstance(v, Path) else v)
+                            for k, v in asdict(opts).items() if k != "progress"},
+                "summary": campaign.summary(),
+                "runs": [asdict(o) for o in campaign.outcomes]}
+        Path(args.json).write_text(json.dumps(data, indent=2, default=str) + "\n",
+                                   encoding="utf-8")
+    return 0 if all(o.converged for o in campaign.outcomes) else 1
+
+
+def _print_flush(message: str) -> None:
+    print(message, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m lpar_eventd.scale.chaos",
+                                description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    _arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    import os
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    sys.exit(main())
