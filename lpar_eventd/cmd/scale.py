@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import warnings
+from lpar_eventd.scale.cli import positive_float, positive_int
 from collections.abc import Sequence
 
 POLICIES = ("legacy", "reference", "default")
@@ -24,13 +25,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="engine: in-memory host and nova on a virtual clock; e2e: "
                         "simulator(s), real daemon processes, sqlite nova DB(s)")
     c.add_argument("--scenario", default="mixed")
-    c.add_argument("--lpars", type=_positive, default=500, help="LPARs per host")
+    c.add_argument("--lpars", type=positive_int, default=500, help="LPARs per host")
     c.add_argument("--seed", type=int, default=1)
     c.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    c.add_argument("--hosts", type=_positive, default=1,
+    c.add_argument("--hosts", type=positive_int, default=1,
                    help="e2e: NovaLink hosts (one simulator + one daemon each, run "
                         "together; host k plays the scenario seeded seed + k)")
-    c.add_argument("--speed", type=_positive_float, default=10.0,
+    c.add_argument("--speed", type=positive_float, default=10.0,
                    help="e2e: time compression (windows are divided by it too)")
     c.add_argument("--plot", metavar="PNG", help="e2e: write the comparison as a PNG")
     c.add_argument("--burst", type=int, default=20_000,
@@ -52,15 +53,15 @@ def _parser() -> argparse.ArgumentParser:
                         "(its own options: bench-sim --help)")
     _add_campaigns(sub)
     b = sub.add_parser("bench-engine", help="engine events/s and bytes per LPAR")
-    b.add_argument("--lpars", type=_positive, default=2000,
+    b.add_argument("--lpars", type=positive_int, default=2000,
                    help="LPARs in the mixed storm used for throughput")
-    b.add_argument("--memory-lpars", type=_positive, default=10000)
-    b.add_argument("--repeats", type=_positive, default=5)
+    b.add_argument("--memory-lpars", type=positive_int, default=10000)
+    b.add_argument("--repeats", type=positive_int, default=5)
     b.add_argument("--json", metavar="FILE")
     s = sub.add_parser("bench-source",
                        help="CPU of pypowervm's EventListener vs our feed reader")
-    s.add_argument("--idle-seconds", type=_positive, default=10)
-    s.add_argument("--burst", type=_positive, default=2000)
+    s.add_argument("--idle-seconds", type=positive_int, default=10)
+    s.add_argument("--burst", type=positive_int, default=2000)
     s.add_argument("--json", metavar="FILE")
     return p
 
@@ -73,24 +74,8 @@ def _add_campaigns(sub: argparse._SubParsersAction) -> None:
         module.add_parser(sub)
 
 
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
-    return number
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
-    return number
 
 
 def compare(args: argparse.Namespace) -> int:

@@ -44,10 +44,10 @@ from pathlib import Path
 from typing import Any
 
 from lpar_eventd.demo import free_port, write_config
-from lpar_eventd.engine import policy
-from lpar_eventd.scale import scenarios
+from lpar_eventd.scale import oracle, scenarios
 from lpar_eventd.scale.e2e import override_options
 from lpar_eventd.scale.faults import KINDS, DaemonProcess, NovaDbFaults, inject, plan_faults
+from lpar_eventd.scale.cli import positive_float, positive_int
 
 __all__ = ["ChaosOptions", "RunOutcome", "Campaign", "run_campaign", "run_one",
            "mismatches", "add_parser", "run", "main"]
@@ -142,21 +142,9 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 def mismatches(managed: dict[str, str], final_states: dict[str, str],
                power_states: dict[str, int]) -> list[str]:
-    """Managed LPARs whose nova power_state disagrees with their PowerVM state.
-
-    LPARs gone from PowerVM, instances gone from nova, and states that mean
-    nothing for nova (``expected_power_state`` None) are not compared.
-    """
-    out = []
-    for lpar, instance in sorted(managed.items()):
-        state, power = final_states.get(lpar), power_states.get(instance)
-        if state is None or power is None:
-            continue
-        expected = policy.expected_power_state(state)
-        if expected is not None and power != expected:
-            out.append(f"{lpar}: PowerVM {state!r}, nova power_state {power} "
-                       f"(expected {expected})")
-    return out
+    """Managed LPARs whose nova power_state disagrees with their PowerVM state
+    (the shared oracle)."""
+    return oracle.mismatches(managed, final_states, power_states)
 
 
 class _NovaApi:
@@ -391,44 +379,28 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
-    return number
 
 
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
-    return number
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs", type=_positive, default=200)
+    p.add_argument("--runs", type=positive_int, default=200)
     p.add_argument("--seed", type=int, default=1, help="run i uses seed S+i")
-    p.add_argument("--lpars", type=_positive, default=40)
-    p.add_argument("--speed", type=_positive_float, default=20.0,
+    p.add_argument("--lpars", type=positive_int, default=40)
+    p.add_argument("--speed", type=positive_float, default=20.0,
                    help="time compression of the storm and the daemon's windows")
-    p.add_argument("--faults", type=_positive, nargs=2, default=(2, 6),
+    p.add_argument("--faults", type=positive_int, nargs=2, default=(2, 6),
                    metavar=("MIN", "MAX"), help="faults per run")
     p.add_argument("--kinds", default=",".join(KINDS),
                    help="comma-separated fault kinds to draw from")
     p.add_argument("--max-restarts", type=int, default=1,
                    help="daemon restarts (SIGTERM/SIGKILL) per run at most")
-    p.add_argument("--converge-timeout", type=_positive_float, default=45.0,
+    p.add_argument("--converge-timeout", type=positive_float, default=45.0,
                    help="wall seconds after the storm for nova to converge (the "
                         "daemon's feed reconnect backoff cap, [novalink] "
                         "reconnect_backoff_max_seconds, is compressed like every "
                         "other window)")
-    p.add_argument("--jobs", type=_positive, default=1, help="runs at the same time")
+    p.add_argument("--jobs", type=positive_int, default=1, help="runs at the same time")
     p.add_argument("--workdir", type=Path, help="keep every run's files here")
     p.add_argument("--keep", action="store_true", help="keep converged runs' files too")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
