@@ -198,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _play(sim, scenario: scenarios.Scenario, speed: float, player, url: str) -> None:
-    future = sim.play(scenario, speed=speed, on_nova_change=player.apply_change, load=False)
+    future = sim.play(scenario, speed=speed, on_nova_change=player.apply_change_retried,
+                      load=False)
     duration = scenario.duration / speed
     started = time.monotonic()
     bar = _Progress()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 from collections.abc import Mapping
 
@@ -25,6 +26,7 @@ from lpar_eventd.engine import policy
 from lpar_eventd.engine.ports import InstanceInfo, LifecycleEvent
 from lpar_eventd.nova import seed
 from lpar_eventd.nova.database import NovaDatabase
+from lpar_eventd.nova.errors import NovaUnavailable
 from lpar_eventd.nova.lookup import DatabaseLookup
 
 __all__ = ["ComputePlayer"]
@@ -48,6 +50,7 @@ class ComputePlayer:
         # locked") when another one in this process writes: settle workers
         # apply one at a time (nova-compute itself handles events in order).
         self._write_lock = threading.Lock()
+        self.change_retries = 0
 
     # -- nova-compute -------------------------------------------------------
     def emit(self, event: LifecycleEvent) -> None:
@@ -96,6 +99,20 @@ class ComputePlayer:
         if change.power_state is not None:
             values["power_state"] = change.power_state
         seed.update_instance(self.db, change.instance, **values)
+
+    def apply_change_retried(self, change: Any, attempts: int = 20) -> bool:
+        """``apply_change`` as nova-api would: an sqlite database locked by the
+        daemon's own writes is retried (briefly) instead of losing the change.
+        Returns False when every attempt failed (the caller counts it)."""
+        for attempt in range(attempts):
+            try:
+                with self._write_lock:
+                    self.apply_change(change)
+                return True
+            except NovaUnavailable:
+                self.change_retries += 1
+                time.sleep(0.02 * (attempt + 1))
+        return False
 
     def instances(self, uuids: list[str]) -> Mapping[str, InstanceInfo]:
         """Current rows for ``uuids`` (one query), for final-state checks."""

@@ -157,16 +157,10 @@ class _NovaApi:
         self._lock = threading.Lock()
 
     def apply(self, step: Any) -> None:
-        from lpar_eventd.nova.errors import NovaUnavailable
-        for attempt in range(NOVA_WRITE_ATTEMPTS):
-            try:
-                with self._lock:
-                    self.player.apply_change(step)
-                return
-            except NovaUnavailable:
-                self.retries += 1
-                time.sleep(0.02 * (attempt + 1))
-        self.lost += 1
+        with self._lock:
+            if not self.player.apply_change_retried(step, NOVA_WRITE_ATTEMPTS):
+                self.lost += 1
+            self.retries = self.player.change_retries
 
 
 #: What the daemon's log shows of the faults (summed over its restarts):
