@@ -47,7 +47,7 @@ from lpar_eventd.demo import free_port, write_config
 from lpar_eventd.scale import oracle, scenarios
 from lpar_eventd.scale.e2e import override_options
 from lpar_eventd.scale.faults import KINDS, DaemonProcess, NovaDbFaults, inject, plan_faults
-from lpar_eventd.scale.cli import positive_float, positive_int
+from lpar_eventd.scale.cli import positive_float, positive_int, register
 
 __all__ = ["ChaosOptions", "RunOutcome", "Campaign", "run_campaign", "run_one",
            "mismatches", "add_parser", "run", "main"]
@@ -365,16 +365,8 @@ def report(campaign: Campaign) -> str:
 # -- command line -------------------------------------------------------------
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``chaos`` on the scale CLI's subparsers."""
-    p = subparsers.add_parser("chaos", help="randomized storms with faults, end to end",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    _arguments(p)
-    p.set_defaults(func=run)
-    return p
-
-
-
-
+    return register(subparsers, "chaos", "randomized storms with faults, end to end", __doc__,
+                    _arguments, run)
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:

@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["positive_int", "positive_float"]
+__all__ = ["positive_int", "positive_float", "register"]
+
+
+def register(subparsers: Any, name: str, help_text: str, description: str | None,
+             arguments: Callable[[argparse.ArgumentParser], None],
+             run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    """Add one campaign subcommand (chaos, soak, load) whose module declares its
+    own arguments and ``run``; the scale CLI dispatches on ``func``."""
+    p = subparsers.add_parser(name, help=help_text, description=description,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    arguments(p)
+    p.set_defaults(func=run)
+    return p
 
 
 def positive_int(value: str) -> int:

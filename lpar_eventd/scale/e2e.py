@@ -261,16 +261,12 @@ class _Host:
         before another connection's write ("database is locked", at once,
         whatever the busy timeout); nova on MySQL would simply have waited."""
         from lpar_eventd.nova.errors import NovaUnavailable
-        for attempt in range(NOVA_WRITE_ATTEMPTS):
-            try:
-                self.player.apply_change(step)
-                return
-            except NovaUnavailable:
-                if attempt == NOVA_WRITE_ATTEMPTS - 1:
-                    self.lost_changes += 1
-                    raise
-                self.change_retries += 1
-                time.sleep(0.01 * (attempt + 1))
+        applied = self.player.apply_change_retried(step, NOVA_WRITE_ATTEMPTS)
+        self.change_retries = self.player.change_retries
+        if not applied:
+            self.lost_changes += 1
+            raise NovaUnavailable(f"nova change {step} still locked after "
+                                  f"{NOVA_WRITE_ATTEMPTS} attempts")
 
     def mismatches(self) -> tuple[list[str], dict[str, int]]:
         """LPARs whose nova power_state disagrees with their final PowerVM state."""

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lpar_eventd.scale.cli import register
 from lpar_eventd.demo import total
 from lpar_eventd.scale import scenarios
 from lpar_eventd.scale.e2e import E2EOptions, _Host, _use_wal
@@ -231,12 +232,8 @@ def report_text(r: LoadReport) -> str:
 # -- command line ------------------------------------------------------------------
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``load`` on the scale CLI's subparsers."""
-    p = subparsers.add_parser("load", help="many hosts and daemons on one machine",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    _arguments(p)
-    p.set_defaults(func=run)
-    return p
+    return register(subparsers, "load", "many hosts and daemons on one machine", __doc__,
+                    _arguments, run)
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:

@@ -49,6 +49,7 @@ from typing import Any
 from nova.compute import power_state, task_states
 from prometheus_client import CollectorRegistry
 
+from lpar_eventd.scale.cli import register
 from lpar_eventd.engine.events import Event
 from lpar_eventd.engine.handler import DefaultHandler, EngineConfig, Ports
 from lpar_eventd.engine.inmemory import FakeClock, drive
@@ -455,12 +456,8 @@ def plot(path: Path, engine: EngineSoak | None, e2e: E2ESoak | None,
 # -- command line ------------------------------------------------------------------
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``soak`` on the scale CLI's subparsers."""
-    p = subparsers.add_parser("soak", help="memory over an hour of storms",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    _arguments(p)
-    p.set_defaults(func=run)
-    return p
+    return register(subparsers, "soak", "memory over an hour of storms", __doc__,
+                    _arguments, run)
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ from nova import objects
 from nova.compute import power_state
 from prometheus_client import CollectorRegistry
 
-from lpar_eventd.engine import policy
+from lpar_eventd.scale import oracle
 from lpar_eventd.engine.events import Event
 from lpar_eventd.engine.handler import DefaultHandler, EngineConfig, Ports
 from lpar_eventd.engine.inmemory import FakeClock, MemoryHost, MemoryNvram, drive
@@ -146,17 +146,8 @@ def play_on_nova(scenario: Scenario, db: NovaDatabase, lookup: DatabaseLookup,
 def _mismatches(scenario: Scenario, host: MemoryHost, player: ComputePlayer) -> list[str]:
     managed = scenario.managed()
     rows = player.instances(list(managed.values()))
-    out = []
-    for lpar, instance in sorted(managed.items()):
-        state = host.states.get(lpar)
-        row = rows.get(instance)
-        if state is None or row is None:
-            continue
-        expected = policy.expected_power_state(state)
-        if expected is not None and row.power_state != expected:
-            out.append(f"{lpar}: PowerVM {state!r}, nova power_state "
-                       f"{row.power_state} (expected {expected})")
-    return out
+    return oracle.mismatches(managed, host.states,
+                             {u: r.power_state for u, r in rows.items()})
 
 
 def _lookup_via_link(db_path: Path, link: Path) -> tuple[DatabaseLookup, Outage]:

@@ -32,7 +32,6 @@ import pytest
 from nova.compute import power_state
 from prometheus_client import CollectorRegistry
 
-from lpar_eventd.engine import policy
 from lpar_eventd.engine.handler import BaseHandler, EngineConfig, Ports
 from lpar_eventd.engine.registry import make_handler
 from lpar_eventd.metrics import Metrics
@@ -43,7 +42,7 @@ from lpar_eventd.nova.lookup import DatabaseLookup
 from lpar_eventd.nova.seed import seed_instances, specs_from_scenario
 from lpar_eventd.nvram import DirectoryStore, PypowervmNvramFetcher, make_store
 from lpar_eventd.runtime import Runtime, make_pool
-from lpar_eventd.scale import scenarios
+from lpar_eventd.scale import oracle, scenarios
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
 from lpar_eventd.scale.virtual import lower_bound
 from lpar_eventd.simulator import server as sim_server
@@ -243,16 +242,8 @@ def mismatches(scenario: Scenario, final_states: dict[str, str],
     """Managed LPARs whose nova power_state is not what their final state means."""
     managed = scenario.managed()
     rows = player.instances(list(managed.values()))
-    out = []
-    for lpar, instance in sorted(managed.items()):
-        state, row = final_states.get(lpar), rows.get(instance)
-        if state is None or row is None:
-            continue
-        expected = policy.expected_power_state(state)
-        if expected is not None and row.power_state != expected:
-            out.append(f"{lpar}: PowerVM {state!r}, nova power_state "
-                       f"{row.power_state} (expected {expected})")
-    return out
+    return oracle.mismatches(managed, final_states,
+                             {u: r.power_state for u, r in rows.items()})
 
 
 def part_of(scenario: Scenario, start: float, end: float = float("inf")) -> Scenario:
