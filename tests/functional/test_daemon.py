@@ -51,7 +51,7 @@ def test_a_storm_is_counted_on_metrics_and_nova_converges(world, tmp_path, nova_
     scenario, db, sim = world("mixed", 40, 5)
     daemon = Daemon(tmp_path, sim.http_port, nova_db_path).start().healthy()
     try:
-        sim.play(scenario, speed=SPEED, on_nova_change=ComputePlayer(db).apply_change,
+        sim.play(scenario, speed=SPEED, on_nova_change=ComputePlayer(db).apply_change_retried,
                  load=False).result(timeout=120)
         daemon.wait_settled()
         samples = daemon.metrics()
@@ -93,7 +93,7 @@ def test_healthz_follows_the_feed(world, tmp_path, nova_db_path):
 def test_sigterm_mid_storm_exits_0_and_a_restart_converges(world, tmp_path, nova_db_path):
     scenario, db, sim = world("mixed", 40, 9)
     daemon = Daemon(tmp_path, sim.http_port, nova_db_path).start().healthy()
-    play = sim.play(scenario, speed=SPEED, on_nova_change=ComputePlayer(db).apply_change,
+    play = sim.play(scenario, speed=SPEED, on_nova_change=ComputePlayer(db).apply_change_retried,
                     load=False)
     time.sleep(2.0)
     started = time.monotonic()

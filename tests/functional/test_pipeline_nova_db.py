@@ -37,7 +37,6 @@ from lpar_eventd.engine.registry import make_handler
 from lpar_eventd.metrics import Metrics
 from lpar_eventd.nova.compute_player import ComputePlayer
 from lpar_eventd.nova.database import NovaDatabase, sqlite_url
-from lpar_eventd.nova.errors import NovaUnavailable
 from lpar_eventd.nova.lookup import DatabaseLookup
 from lpar_eventd.nova.seed import seed_instances, specs_from_scenario
 from lpar_eventd.nvram import DirectoryStore, PypowervmNvramFetcher, make_store
@@ -117,18 +116,12 @@ class NovaApi:
                 self._changes.task_done()
         self._changes.task_done()
 
-    def _apply(self, change: NovaChange, attempts: int = 20) -> None:
+    def _apply(self, change: NovaChange) -> None:
         """sqlite allows one writer: under the pipeline's reads a write can
         find the database locked, and nova's DB layer retries such errors
-        (oslo.db's wrap_db_retry); so does this stand-in."""
-        for attempt in range(1, attempts + 1):
-            try:
-                self._player.apply_change(change)
-                return
-            except NovaUnavailable:
-                if attempt == attempts:
-                    raise
-                time.sleep(0.02 * attempt)
+        (oslo.db's wrap_db_retry); so does the player."""
+        if not self._player.apply_change_retried(change):
+            raise RuntimeError(f"nova change {change} still failed after retries")
 
     def drain(self) -> None:
         """Wait until every change handed over so far is in the database."""

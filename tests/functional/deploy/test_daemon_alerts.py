@@ -47,8 +47,8 @@ def test_a_real_storm_fires_and_clears_and_a_dead_novalink_is_noticed(
         start = time.time()
         assert prom.alert_state("LparEventdEventStorm") is None
 
-        play = sim.play(scenario, speed=SPEED, on_nova_change=ComputePlayer(db).apply_change,
-                        load=False)
+        nova_api = ComputePlayer(db).apply_change_retried
+        play = sim.play(scenario, speed=SPEED, on_nova_change=nova_api, load=False)
         seen: list[str | None] = []
 
         def storm_firing() -> bool:
