@@ -91,13 +91,14 @@ def compare(args: argparse.Namespace) -> int:
         print(f"lpar-eventd-scale: {exc.args[0]}", file=sys.stderr)
         return 2
     bound = virtual.lower_bound(scenario)
+    read_bound = virtual.read_lower_bound(scenario)
     results = [virtual.play(scenario, name) for name in POLICIES]
     title = (f"scenario {args.scenario}, {args.lpars} LPARs, seed {args.seed}, "
              f"{results[0].events} events, mode {args.mode}")
-    print(report.compare_table(results, bound, title))
+    print(report.compare_table(results, bound, title, read_bound))
     if args.json:
         _write_json(args.json, report.compare_json(
-            results, bound, scenario=args.scenario, lpars=args.lpars,
+            results, bound, read_bound, scenario=args.scenario, lpars=args.lpars,
             seed=args.seed, mode=args.mode, events=results[0].events))
     return 0
 

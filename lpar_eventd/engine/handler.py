@@ -196,7 +196,14 @@ class BaseHandler:
             self._executor.submit(self._run, key, first)
         with self._lock:
             self.metrics.pending_settles.set(len(self.queue))
-            return self.queue.next_due()
+            nxt = self.queue.next_due()
+            full = room is not None and len(self._flight.started) >= self.config.max_concurrent
+        if full and nxt is not None and nxt <= now:
+            # Work is due but every worker is busy: a finishing settle calls
+            # wakeup(). Returning the past due time would make the scheduler
+            # spin and starve the workers of the GIL.
+            return None
+        return nxt
 
     def idle(self) -> bool:
         """Nothing waiting and nothing in flight."""

@@ -53,11 +53,44 @@ def sqlite_url(path: str | os.PathLike[str],
     return f"sqlite:///{os.path.abspath(path)}?timeout={busy_timeout:g}"
 
 
+_IMMEDIATE_INSTALLED = False
+
+
+def _begin_immediate_on_sqlite() -> None:
+    """Make every sqlite transaction take the write lock when it begins.
+
+    Why: oslo.db emits a plain (deferred) ``BEGIN`` for sqlite, and nova's
+    writes read first (``Instance.save`` selects the row, then updates it).
+    When another process (nova-api, the harness) commits in between, sqlite
+    cannot upgrade the stale read snapshot and fails at once with "database
+    is locked": the busy timeout never gets a chance. ``BEGIN IMMEDIATE``
+    waits (up to the busy timeout) for the lock up front instead, so
+    concurrent writers queue rather than fail. Installed once, on the Engine
+    class, ahead of oslo.db's own listener, which then sees the transaction
+    already begun; other databases are left alone.
+    """
+    global _IMMEDIATE_INSTALLED
+    if _IMMEDIATE_INSTALLED:
+        return
+    from sqlalchemy import event, text
+    from sqlalchemy.engine import Engine
+
+    def begin(conn: Any) -> None:
+        if conn.dialect.name == "sqlite" and "in_transaction" not in conn.info:
+            conn.execute(text("BEGIN IMMEDIATE"))
+            conn.info["in_transaction"] = True  # oslo.db's marker: it skips its BEGIN
+
+    event.listen(Engine, "begin", begin, insert=True)
+    _IMMEDIATE_INSTALLED = True
+
+
 class NovaDatabase:
     """One nova cell database, reachable through nova.objects."""
 
     def __init__(self, connection: str):
         configure_nova(connection=connection)
+        if connection.startswith("sqlite"):
+            _begin_immediate_on_sqlite()
         from nova.db.main import api as main_db_api
         self.connection = connection
         self._manager = main_db_api.create_context_manager(connection)

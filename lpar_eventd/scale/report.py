@@ -27,12 +27,15 @@ ROWS = [
 ]
 
 
-def ratios(results: Sequence[RunResult], bound: int) -> dict[str, float]:
+def ratios(results: Sequence[RunResult], bound: int,
+           read_bound: int | None = None) -> dict[str, float]:
     by = {r.policy: r.figures for r in results}
     out: dict[str, float] = {}
     default = by.get("default", {}).get("get_instance_calls", 0.0)
     if default and bound:
         out["default_calls_vs_lower_bound"] = default / bound
+    if read_bound and "default" in by:
+        out["default_reads_vs_read_lower_bound"] = by["default"]["state_reads"] / read_bound
     for other in ("legacy", "reference"):
         if default and other in by:
             out[f"{other}_calls_vs_default"] = by[other]["get_instance_calls"] / default
@@ -42,7 +45,8 @@ def ratios(results: Sequence[RunResult], bound: int) -> dict[str, float]:
     return out
 
 
-def compare_table(results: Sequence[RunResult], bound: int, title: str) -> str:
+def compare_table(results: Sequence[RunResult], bound: int, title: str,
+                  read_bound: int | None = None) -> str:
     names = [r.policy for r in results]
     width = max(len(label) for label, _ in ROWS) + 2
     lines = [title, f"{'':{width}}" + "".join(f"{n:>12}" for n in names)]
@@ -60,21 +64,25 @@ def compare_table(results: Sequence[RunResult], bound: int, title: str) -> str:
     lines.append(f"{'timers left in table':{width}}" + "".join(
         f"{r.extra.get('leaked_timers', 0):>12}" for r in results))
     lines.append(f"lower bound (settles where nova's view had to change): {bound}")
+    if read_bound is not None:
+        lines.append(f"lower bound of state reads (bursts of nova-managed LPARs): {read_bound}")
     finals = {r.policy: r.extra.get("final_power_states") for r in results}
     if "default" in finals and "reference" in finals:
         same = finals["default"] == finals["reference"]
         lines.append("final nova power states, default vs reference: "
                      + ("identical" if same else "DIFFERENT"))
-    for name, value in ratios(results, bound).items():
+    for name, value in ratios(results, bound, read_bound).items():
         lines.append(f"{name.replace('_', ' ')}: {value:.2f}x")
     return "\n".join(lines)
 
 
-def compare_json(results: Sequence[RunResult], bound: int, **meta: Any) -> dict[str, Any]:
+def compare_json(results: Sequence[RunResult], bound: int,
+                 read_bound: int | None = None, **meta: Any) -> dict[str, Any]:
     return {
         **meta,
         "lower_bound": bound,
-        "ratios": ratios(results, bound),
+        "read_lower_bound": read_bound,
+        "ratios": ratios(results, bound, read_bound),
         "policies": {r.policy: {**r.figures, "mismatches": len(r.mismatches),
                                 "mismatch_examples": r.mismatches[:5],
                                 "settle_p50_s": r.settle_p50,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry
 
@@ -25,7 +25,8 @@ from lpar_eventd.metrics import Metrics
 from lpar_eventd.scale import oracle
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
 
-__all__ = ["World", "RunResult", "play", "play_events", "lower_bound", "FIGURES"]
+__all__ = ["World", "RunResult", "play", "play_events", "lower_bound", "read_lower_bound",
+           "FIGURES"]
 
 BASE_URL = "https://novalink.example:12443"
 
@@ -180,18 +181,32 @@ def lower_bound(scenario: Scenario, config: EngineConfig | None = None) -> int:
     state differs from the previous burst's (or, for an existing LPAR, from
     the state nova already agreed with).
     """
+    return sum(1 for _, state, before in _bursts(scenario, config) if state != before)
+
+
+def read_lower_bound(scenario: Scenario, config: EngineConfig | None = None) -> int:
+    """Every burst of a nova-managed LPAR: the NovaLink state reads any
+    debouncing policy needs. The feed names the changed property, never its
+    value, so the final state of a burst can only be known by reading it
+    once, whether or not it turns out to differ from the last one."""
+    return sum(1 for _ in _bursts(scenario, config))
+
+
+def _bursts(scenario: Scenario, config: EngineConfig | None = None
+            ) -> Iterator[tuple[str, str, str | None]]:
+    """(LPAR, final state, state before the burst) of each settle window's
+    burst of PartitionState changes of a managed LPAR, cut by the settle
+    window and max-wait as the default policy cuts them."""
     config = config or EngineConfig()
     managed = scenario.managed()
     last: dict[str, str | None] = {u: s.state for u, s in scenario.lpars.items()}
     bursts: dict[str, tuple[float, float, str]] = {}
-    count = 0
 
-    def close(lpar: str) -> None:
-        nonlocal count
+    def close(lpar: str) -> tuple[str, str, str | None]:
         _, _, state = bursts.pop(lpar)
-        if state != last.get(lpar):
-            count += 1
-            last[lpar] = state
+        before = last.get(lpar)
+        last[lpar] = state
+        return lpar, state, before
 
     for step in scenario.host_events():
         lpar = step.lpar
@@ -201,10 +216,9 @@ def lower_bound(scenario: Scenario, config: EngineConfig | None = None) -> int:
         burst = bursts.get(lpar)
         if burst is not None and (step.at - burst[1] > config.settle_seconds
                                   or step.at - burst[0] >= config.max_wait_seconds):
-            close(lpar)
+            yield close(lpar)
             burst = None
         start = burst[0] if burst else step.at
         bursts[lpar] = (start, step.at, step.state)
     for lpar in list(bursts):
-        close(lpar)
-    return count
+        yield close(lpar)

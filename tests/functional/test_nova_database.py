@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -29,7 +30,8 @@ from lpar_eventd.metrics import Metrics
 from lpar_eventd.nova.compute_player import ComputePlayer
 from lpar_eventd.nova.database import NovaDatabase, sqlite_url
 from lpar_eventd.nova.lookup import DatabaseLookup
-from lpar_eventd.nova.seed import InstanceSpec, seed_instances, specs_from_scenario
+from lpar_eventd.nova.seed import (InstanceSpec, seed_instances, specs_from_scenario,
+                                   update_instance)
 from lpar_eventd.scale.scenarios import NovaChange, Scenario, build
 from lpar_eventd.scale.virtual import BASE_URL
 from lpar_eventd.sinks.log import LogSink
@@ -266,3 +268,33 @@ def test_seed_nova_command_then_lookup(tmp_path):
                                  [s.instance for s in scenario.lpars.values()])
     assert {i.power_state for i in found.values()} == {power_state.RUNNING}
     lookup.database.dispose()
+
+
+class TestTwoWriters:
+    """nova-api and the daemon's compute sink write the same sqlite file."""
+
+    def test_concurrent_instance_saves_queue_instead_of_failing(self, nova_db_path):
+        with sqlite3.connect(nova_db_path) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+        url = sqlite_url(nova_db_path, busy_timeout=10.0)
+        writers = [NovaDatabase(url), NovaDatabase(url)]  # two engines: two "processes"
+        uuids = [str(uuid.uuid4()) for _ in writers]
+        seed_instances(writers[0], [InstanceSpec(u, power_state.SHUTDOWN) for u in uuids])
+        failures: list[BaseException] = []
+
+        def save_many(db: NovaDatabase, instance: str) -> None:
+            for i in range(60):
+                try:
+                    update_instance(db, instance, power_state=i % 2)
+                except Exception as exc:  # collected: the assertion names it
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=save_many, args=pair)
+                   for pair in zip(writers, uuids)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for db in writers:
+            db.dispose()
+        assert failures == []

@@ -2,7 +2,13 @@
 
 from nova.compute import power_state, task_states
 
-from lpar_eventd.engine.handler import EngineConfig
+from prometheus_client import CollectorRegistry
+
+from lpar_eventd.engine.events import Event
+from lpar_eventd.engine.handler import EngineConfig, Ports
+from lpar_eventd.engine.inmemory import FakeClock, MemoryHost, MemoryNova, MemoryNvram, MemorySink
+from lpar_eventd.engine.registry import make_handler
+from lpar_eventd.metrics import Metrics
 from tests.unit.engine.conftest import LPAR_A, LPAR_B, MS, VIOS, lpar_uri
 
 BOOT = ["starting", "open firmware", "open firmware", "running", "running"]
@@ -380,3 +386,42 @@ class TestResyncSliceRetry:
         assert world.transitions() == [(LPAR_B, "stopped")]
         assert world.nova.instances[LPAR_B.lower()].power_state == power_state.SHUTDOWN
         assert not world.handler._chunks and not world.handler._chunk_of
+
+
+class _HeldExecutor:
+    """A pool whose workers are all busy until the test lets a job run."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def submit(self, fn, *args):
+        self.jobs.append((fn, args))
+
+    def run_one(self):
+        fn, args = self.jobs.pop(0)
+        fn(*args)
+
+
+class TestScheduling:
+    def test_a_full_pool_sleeps_until_a_settle_finishes_instead_of_spinning(self):
+        clock = FakeClock(1000.0)
+        host = MemoryHost({LPAR_A: "not activated", LPAR_B: "running"})
+        nova = MemoryNova()
+        pool = _HeldExecutor()
+        handler = make_handler("default", Ports(host, nova, MemorySink(nova), MemoryNvram()),
+                               EngineConfig(max_concurrent=1),
+                               Metrics(CollectorRegistry()), clock, executor=pool)
+        woken = []
+        handler.wakeup = lambda: woken.append(clock.now())
+        for uuid in (LPAR_A, LPAR_B):
+            handler.accept_batch([Event.parse("MODIFY_URI", lpar_uri(uuid),
+                                              "PartitionState", clock.now())])
+        clock.advance(20.0)
+        # LPAR_B is due too, but the only worker is busy: no due time in the
+        # past (the scheduler would busy-loop), wait for the worker instead.
+        assert handler.run_due() is None
+        assert len(pool.jobs) == 1
+        pool.run_one()
+        assert woken, "a finishing settle wakes the scheduler"
+        handler.run_due()
+        assert len(pool.jobs) == 1, "the second LPAR starts once a worker is free"
