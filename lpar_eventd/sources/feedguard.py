@@ -103,9 +103,13 @@ def harden_thread() -> None:
 
 
 def check_body(body: str | bytes, *, want_atom: bool, want_feed: bool = False,
-               limits: FeedLimits | None = None) -> None:
+                limits: FeedLimits | None = None) -> Any:
     """Raise FeedRejected unless ``body`` is small, shallow, DTD-free XML
-    (and, with ``want_atom``, a well-formed Atom feed or entry)."""
+    (and, with ``want_atom``, a well-formed Atom feed or entry).
+
+    Returns the checked root element (None without ``want_atom``): the
+    event feed's reader unmarshals that tree instead of parsing again.
+    """
     limits = limits or LIMITS
     if len(body) > limits.max_bytes:
         raise FeedRejected(f"body of {len(body)} bytes exceeds the "
@@ -118,7 +122,7 @@ def check_body(body: str | bytes, *, want_atom: bool, want_feed: bool = False,
         raise FeedRejected(f"body declares a {name.upper()} "
                            "(entities are never resolved)", "dtd")
     if not want_atom:
-        return
+        return None
     try:
         root = etree.fromstring(body, _parser())
     except (etree.XMLSyntaxError, ValueError) as exc:
@@ -138,10 +142,12 @@ def check_body(body: str | bytes, *, want_atom: bool, want_feed: bool = False,
         # pypowervm would fail on it with an IndexError or AttributeError.
         raise FeedRejected("an Atom entry without content (no object in it)",
                            "no_content")
+    return root
 
 
-def check_response(resp: Any, path: str, accept: str = "") -> None:
-    """Check a pypowervm Response before the Adapter unmarshals it."""
+def check_response(resp: Any, path: str, accept: str = "") -> Any:
+    """Check a pypowervm Response before the Adapter unmarshals it; returns
+    the checked Atom root element, or None (no Atom body)."""
     body = getattr(resp, "body", None) or ""
     status = getattr(resp, "status", None)
     want_atom = "atom" in accept
@@ -149,8 +155,9 @@ def check_response(resp: Any, path: str, accept: str = "") -> None:
     if status == 200 and not body and is_event_feed:
         raise FeedRejected("HTTP 200 with an empty body (NovaLink answers 204 "
                            "when there is nothing)", "empty_200")
-    if body:
-        check_body(body, want_atom=want_atom, want_feed=want_atom and is_event_feed)
+    if not body:
+        return None
+    return check_body(body, want_atom=want_atom, want_feed=want_atom and is_event_feed)
 
 
 _DEPTH_XPATH: dict[int, etree.XPath] = {}

@@ -31,6 +31,7 @@ from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
 from pypowervm import adapter as pvm_adapter
+from pypowervm import entities as pvm_entities
 from pypowervm import exceptions as pvm_exc
 
 from lpar_eventd.engine.events import Event
@@ -44,6 +45,8 @@ __all__ = ["NovaLinkSettings", "NovaLinkSource", "NovaLinkStateReader",
 LOG = logging.getLogger(__name__)
 
 EVENT_PATH = "Event?QUEUE_CLIENTKEY_METHOD=USE_APPLICATIONID&QUEUE_APPLICATIONID=%s"
+API_ROOT = "/rest/api/uom/"
+ATOM = "application/atom+xml"
 
 
 @dataclass
@@ -85,7 +88,10 @@ class _VerifyingSession(pvm_adapter.Session):
         feedguard.harden_thread()  # pypowervm's own parses of this thread, too
         resp = super().request(method, path, *args, **kwargs)
         headers = kwargs.get("headers", args[0] if args else None) or {}
-        feedguard.check_response(resp, path, headers.get("Accept", ""))
+        # The checked tree rides along: the feed reader unmarshals it rather
+        # than parse the body a second time (~15 us an event).
+        resp.lpar_eventd_root = feedguard.check_response(resp, path,
+                                                         headers.get("Accept", ""))
         return resp
 
 
@@ -214,16 +220,22 @@ class NovaLinkSource:
                                 - (time.monotonic() - started))
 
     def _read(self, adapter: Any, app_id: str) -> list[Event]:
-        resp = adapter.read(EVENT_PATH % app_id, timeout=self._settings.timeout)
-        if resp is None or resp.status == 204 or resp.feed is None:
+        """One long poll. The Session (logon, re-logon, TLS, errors) is
+        pypowervm's; its Adapter would parse the body again after our guard
+        did, so the guard's checked tree goes to pypowervm's Feed unmarshal."""
+        resp = adapter.session.request("GET", API_ROOT + EVENT_PATH % app_id,
+                                       headers={"Accept": ATOM},
+                                       timeout=self._settings.timeout)
+        root = getattr(resp, "lpar_eventd_root", None)
+        if resp is None or resp.status == 204 or root is None:
             return []
+        feed = pvm_entities.Feed.unmarshal_atom_feed(root, resp)
         now = self._clock.now()
         out = []
-        for entry in resp.feed.entries:
-            el = entry.element
-            out.append(Event.parse(el.findtext("EventType"), el.findtext("EventData"),
-                                   el.findtext("EventDetail"), now,
-                                   el.findtext("EventID")))
+        for entry in feed.entries:
+            fields = _event_fields(entry.element.element)
+            out.append(Event.parse(fields.get("EventType"), fields.get("EventData"),
+                                   fields.get("EventDetail"), now, fields.get("EventID")))
         return out
 
     def _on_error(self, exc: BaseException, failures: int) -> None:
@@ -245,6 +257,25 @@ class NovaLinkSource:
         s = self._settings
         cap = min(s.backoff_max, s.backoff_base * 2 ** (failures - 1))
         return self._rng.uniform(cap / 2, cap)  # "equal jitter"
+
+
+_EVENT_FIELDS = frozenset(("EventType", "EventData", "EventDetail", "EventID"))
+
+
+def _event_fields(element: Any) -> dict[str, str | None]:
+    """The text children of one Event (the lxml element pypowervm parsed), in
+    one pass. pypowervm's ``Element.findtext`` qualifies a path and searches
+    per call: four calls an event were a quarter of the feed reader's time.
+    An empty element reads as None, as ``findtext`` returns it."""
+    out: dict[str, str | None] = {}
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str):  # a comment or processing instruction
+            continue
+        name = tag.rpartition("}")[2]
+        if name in _EVENT_FIELDS and name not in out:
+            out[name] = child.text or None
+    return out
 
 
 def _log_off(session: Any) -> None:
