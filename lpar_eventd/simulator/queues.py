@@ -17,6 +17,7 @@ All methods run on the simulator's event loop thread; nothing here locks.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -38,6 +39,7 @@ class AppQueue:
         self.wakeup = asyncio.Event()
         self.delivered = 0
         self.dropped = 0
+        self.drained_at: float | None = None  # time.monotonic() of the last emptying answer
 
     def push(self, event: FeedEvent) -> None:
         self.events.append(event)
@@ -55,6 +57,8 @@ class AppQueue:
         out = [self.events.popleft() for _ in range(n)]
         if not self.events:
             self.wakeup.clear()
+            if n:
+                self.drained_at = time.monotonic()
         self.delivered += n
         return out
 
@@ -72,6 +76,12 @@ class EventQueues:
 
     def __len__(self) -> int:
         return len(self._queues)
+
+    def last_drained(self) -> float | None:
+        """When an answer last emptied a queue (``time.monotonic()``): a
+        backlog was consumed by then, to within one answer."""
+        times = [q.drained_at for q in self._queues.values() if q.drained_at is not None]
+        return max(times, default=None)
 
     def depths(self) -> dict[str, int]:
         return {app: len(q.events) for app, q in self._queues.items()}

@@ -239,6 +239,10 @@ class Simulator:
     def counters(self) -> dict[str, Any]:
         return self.call(self._core.counters.snapshot)
 
+    def last_drained(self) -> float | None:
+        """``time.monotonic()`` when a client's queue was last emptied."""
+        return self.call(self._core.queues.last_drained)
+
     def status(self) -> dict[str, Any]:
         return self.call(self._core.status)
 

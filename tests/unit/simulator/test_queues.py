@@ -1,4 +1,5 @@
 import asyncio
+import time
 
 from lpar_eventd.simulator.counters import Counters
 from lpar_eventd.simulator.host import Host
@@ -63,3 +64,20 @@ def test_event_ids_increase():
     host, _, _ = _setup()
     ids = [host.make_event("X").event_id for _ in range(3)]
     assert ids == sorted(ids) and len(set(ids)) == 3
+
+
+def test_the_answer_that_empties_a_backlog_is_timed():
+    async def scenario():
+        host, queues, _ = _setup(max_events=100)
+        await queues.take("a", 10, 0)  # NEW_CLIENT registers the queue
+        assert queues.last_drained() is None
+        for _ in range(15):
+            host.emit("MODIFY_URI", "/rest/api/uom/ManagedSystem/X", "Other")
+        await queues.take("a", 10, 0)
+        partly = queues.last_drained()
+        before = time.monotonic()
+        await queues.take("a", 10, 0)
+        return partly, before, queues.last_drained()
+    partly, before, drained = _run(scenario())
+    assert partly is None, "10 of 15 taken: the backlog is not consumed yet"
+    assert drained is not None and drained >= before
