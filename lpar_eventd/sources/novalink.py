@@ -34,6 +34,7 @@ from pypowervm import adapter as pvm_adapter
 from pypowervm import entities as pvm_entities
 from pypowervm import exceptions as pvm_exc
 
+from lpar_eventd import heap
 from lpar_eventd.engine.events import Event
 from lpar_eventd.engine.ports import Clock, LparGone, MonotonicClock
 from lpar_eventd.metrics import Metrics
@@ -330,6 +331,13 @@ class NovaLinkStateReader:
         return _json_value(resp.body)
 
     def list_lpars(self) -> Mapping[str, str]:
+        """Every LPAR's state, from the full LogicalPartition feed (resyncs
+        only: it is large), whose memory is handed back to the OS at once."""
+        listing = self._list()
+        heap.release()
+        return listing
+
+    def _list(self) -> dict[str, str]:
         from pypowervm.wrappers import logical_partition as pvm_lpar
         resp = self._adapter().read("LogicalPartition", xag=[])
         return {w.uuid.upper(): w.state for w in pvm_lpar.LPAR.wrap(resp)}
