@@ -418,7 +418,7 @@ def plot(path: Path, engine: EngineSoak | None, e2e: E2ESoak | None,
         ax.axvline(warmup_s / 60, color="grey", linestyle=":", label="end of warm-up")
         tm = ax.twinx()
         tm.plot(mins, [s.traced / 2**20 for s in engine.samples], color="tab:blue",
-                label="tracemalloc, all (right)")
+                label="tracemalloc, all: engine + harness world (right)")
         tm.plot(mins, [s.sizes.get("engine_traced", 0) / 2**20 for s in engine.samples],
                 color="tab:green", label="tracemalloc, engine code (right)")
         tm.set_ylabel("traced MiB")
@@ -547,9 +547,13 @@ def report(f: dict[str, Any]) -> str:
              f"{e['events']:,} events, {e['emitted']:,} lifecycle events, "
              f"{e['samples']} samples, {e['wall_seconds']:.0f} s wall, "
              f"final mismatches {e['mismatches']}"]
+    labels = {"traced": "traced, all (engine + the harness's simulated host and nova)",
+              "engine_traced": "traced, engine code (what the daemon holds)",
+              "rss": "process RSS"}
     for name in ("traced", "engine_traced", "rss"):
         g = e[name]
-        lines.append(f"  {name:13} after warm-up {mib(g['start'])} -> end {mib(g['end'])} "
+        lines.append(f"  {labels[name]}:\n"
+                     f"    after warm-up {mib(g['start'])} -> end {mib(g['end'])} "
                      f"(growth {g['growth_pct']:+.2f}%, max {mib(g['max'])}, "
                      f"{g['max_growth_pct']:+.2f}%)")
     lines.append(f"  caches at the end {e['sizes_end']}; max {e['sizes_max']}; "
