@@ -95,7 +95,8 @@ class Metrics:
             ["stage"], registry=r)
         self.settle_errors = Counter(
             PREFIX + "settle_errors",
-            "Unexpected errors caught at the per-LPAR isolation boundary.",
+            "Settles lost to an error: unexpected errors caught at the per-LPAR "
+            "isolation boundary, and failures the legacy and reference policies drop.",
             registry=r)
         self.max_pending = Gauge(
             PREFIX + "max_pending",

@@ -225,8 +225,11 @@ class BaseHandler:
             postpone = wait.delay
         except StageFailed as failure:
             retry_stage = failure.stage
-            LOG.warning("%s (attempt %d)", failure,
-                        self._attempts.get(key, 0) + 1)
+            if self.retries:
+                LOG.warning("%s (attempt %d)", failure, self._attempts.get(key, 0) + 1)
+            else:  # the anchors drop it: lost work must show in the counters
+                self.metrics.settle_errors.inc()
+                LOG.warning("%s policy: %s; settle dropped", self.name, failure)
         except Exception:  # the isolation boundary: log, count, go on
             retry_stage = _UNEXPECTED_STAGE.get(key[0], "lookup")
             self.metrics.settle_errors.inc()

@@ -99,6 +99,16 @@ class TestReference:
         world.feed(("MODIFY_URI", lpar_uri(LPAR_B), "NVRAM"))
         assert world.nova.calls == 2
 
+    def test_a_failed_settle_is_dropped_and_counted_never_retried(self, make_world):
+        world = make_world("reference")
+        world.nova.fail_next = 1
+        world.state(LPAR_A, "running")
+        world.wait(60.0)
+        assert world.sink.events == []  # reference's known weakness: no retry
+        assert world.value("settle_errors_total") == 1
+        assert world.value("retries_total", stage="lookup") == 0
+        assert world.handler.idle()
+
     def test_suspend_never_reaches_nova_known_bug(self, make_world):
         world = make_world("reference")
         world.state(LPAR_B, "suspending")
