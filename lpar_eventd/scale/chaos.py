@@ -47,7 +47,7 @@ from lpar_eventd.demo import free_port, write_config
 from lpar_eventd.scale import oracle, scenarios
 from lpar_eventd.scale.e2e import override_options
 from lpar_eventd.scale.faults import KINDS, DaemonProcess, NovaDbFaults, inject, plan_faults
-from lpar_eventd.scale.cli import positive_float, positive_int, register
+from lpar_eventd.scale.cli import positive_float, positive_int, register, say, standalone
 
 __all__ = ["ChaosOptions", "RunOutcome", "Campaign", "run_campaign", "run_one",
            "mismatches", "add_parser", "run", "main"]
@@ -410,7 +410,7 @@ def run(args: argparse.Namespace) -> int:
                         max_restarts=args.max_restarts,
                         converge_timeout=args.converge_timeout, jobs=args.jobs,
                         kinds=kinds, workdir=args.workdir, keep=args.keep,
-                        progress=None if args.quiet else _print_flush)
+                        progress=None if args.quiet else say)
     campaign = run_campaign(opts)
     print(report(campaign), flush=True)
     if args.json:
@@ -423,16 +423,8 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(o.converged for o in campaign.outcomes) else 1
 
 
-def _print_flush(message: str) -> None:
-    print(message, flush=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lpar_eventd.scale.chaos",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    _arguments(p)
-    return run(p.parse_args(argv))
+    return standalone("lpar_eventd.scale.chaos", __doc__, _arguments, run, argv)
 
 
 if __name__ == "__main__":

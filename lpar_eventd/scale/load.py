@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lpar_eventd.scale.cli import register
+from lpar_eventd.scale.cli import register, say, standalone
 from lpar_eventd.demo import total
 from lpar_eventd.scale import scenarios
 from lpar_eventd.scale.e2e import E2EOptions, _Host, _use_wal
@@ -253,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     opts = LoadOptions(hosts=args.hosts, lpars=args.lpars, speed=args.speed,
                        seed=args.seed, settle_timeout=args.settle_timeout)
-    result = run_load(opts, lambda m: print(m, flush=True))
+    result = run_load(opts, say)
     print(report_text(result))
     if args.json:
         Path(args.json).write_text(json.dumps(
@@ -266,11 +266,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lpar_eventd.scale.load",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    _arguments(p)
-    return run(p.parse_args(argv))
+    return standalone("lpar_eventd.scale.load", __doc__, _arguments, run, argv)
 
 
 if __name__ == "__main__":

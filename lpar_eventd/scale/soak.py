@@ -49,7 +49,7 @@ from typing import Any
 from nova.compute import power_state, task_states
 from prometheus_client import CollectorRegistry
 
-from lpar_eventd.scale.cli import register
+from lpar_eventd.scale.cli import register, say, standalone
 from lpar_eventd.engine.events import Event
 from lpar_eventd.engine.handler import DefaultHandler, EngineConfig, Ports
 from lpar_eventd.engine.inmemory import FakeClock, drive
@@ -490,12 +490,12 @@ def run(args: argparse.Namespace) -> int:
                        e2e_minutes=args.e2e_minutes, e2e_speed=args.e2e_speed,
                        e2e_lpars=args.e2e_lpars, e2e_workdir=args.e2e_workdir,
                        png=args.png)
-    engine = engine_soak(opts, _say)
+    engine = engine_soak(opts, say)
     warm = opts.warmup * 60.0
     figures: dict[str, Any] = {"engine": _engine_figures(engine, warm)}
     e2e = None
     if opts.e2e_minutes > 0:
-        e2e = e2e_soak(opts, _say)
+        e2e = e2e_soak(opts, say)
         # the daemon's own warm-up: its first fifth (imports, first resync, pools)
         figures["e2e"] = _e2e_figures(e2e, min(warm, opts.e2e_minutes * 60.0 / 5))
     if opts.png:
@@ -531,10 +531,6 @@ def _e2e_figures(e: E2ESoak, warm: float) -> dict[str, Any]:
             "drained_after": e.drained_after,
             "samples": len(e.samples), "wall_seconds": round(e.wall_seconds, 1),
             "rss": growth(e.samples, warm, "rss")}
-
-
-def _say(message: str) -> None:
-    print(message, flush=True)
 
 
 def mib(value: float) -> str:
@@ -576,11 +572,7 @@ def report(f: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lpar_eventd.scale.soak",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    _arguments(p)
-    return run(p.parse_args(argv))
+    return standalone("lpar_eventd.scale.soak", __doc__, _arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,11 @@
 """Metric names follow the contract and Prometheus' own linter."""
 
-import os
-import shutil
 import subprocess
 
-import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from lpar_eventd.metrics import Metrics
+from tests.debian_tools import require
 
 CONTRACT = [
     "lpar_eventd_events_received_total", "lpar_eventd_events_coalesced_total",
@@ -49,11 +47,7 @@ def test_each_registry_counts_apart():
 
 
 def test_promtool_check_metrics_passes():
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool missing: the test set-up installs Debian's prometheus")
-        pytest.skip("promtool not installed (Debian package prometheus)")
+    promtool = require("promtool", "prometheus")
     proc = subprocess.run([promtool, "check", "metrics"], input=exposition(),
                           capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()

@@ -9,8 +9,6 @@ webhook receiver, a registry exporter. Reusable with any scrape target:
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,30 +17,21 @@ import pytest
 
 from tests.functional.deploy.servers import (
     AlertmanagerServer, PrometheusServer, WebhookReceiver, wait_for)
+from tests.debian_tools import require
 from tests.unit.deploy.contract import render_rules
 
 # Every duration of thresholds.yaml divided by 60: 5m holds become 5s.
 TEST_SCALE = 1 / 60
 
 
-def _binary(name: str, package: str) -> str:
-    path = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists()
-                                  else None)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} missing: tools/bootstrap installs Debian's {package}")
-        pytest.skip(f"{name} not installed (Debian package {package})")
-    return path
-
-
 @pytest.fixture(scope="session")
 def prometheus_binary() -> str:
-    return _binary("prometheus", "prometheus")
+    return require("prometheus", "prometheus")
 
 
 @pytest.fixture(scope="session")
 def alertmanager_binary() -> str:
-    return _binary("prometheus-alertmanager", "prometheus-alertmanager")
+    return require("prometheus-alertmanager", "prometheus-alertmanager")
 
 
 @pytest.fixture(scope="session")

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
+
+from tests.debian_tools import require
 
 
 @pytest.fixture(scope="session")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool missing: tools/bootstrap installs Debian's prometheus")
-        pytest.skip("promtool not installed (Debian package prometheus)")
-    return path
+    return require("promtool", "prometheus")

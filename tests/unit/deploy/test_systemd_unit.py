@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.debian_tools import require
 
 UNIT = Path(__file__).resolve().parents[3] / "deploy" / "systemd" / "lpar-eventd.service"
 
 
 def analyze() -> str:
-    tool = shutil.which("systemd-analyze")
-    if tool is None:
-        if os.environ.get("CI"):
-            pytest.fail("systemd-analyze missing: the test set-up installs Debian's systemd")
-        pytest.skip("systemd-analyze not installed (Debian package systemd)")
-    return tool
+    return require("systemd-analyze", "systemd")
 
 
 def test_exposure_is_ok():
