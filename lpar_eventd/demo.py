@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lpar_eventd.scale import oracle, scenarios, virtual
 
-__all__ = ["main", "scrape", "free_port", "write_config", "wait_healthy"]
+__all__ = ["main", "scrape", "free_port", "write_config", "wait_healthy", "wait_settled"]
 
 USER, PASSWORD = "hscroot", "abc123"
 WINDOWS = ("settle_seconds", 15.0), ("max_wait_seconds", 60.0), \
@@ -106,6 +106,23 @@ def wait_healthy(url: str, timeout: float, proc: subprocess.Popen | None = None)
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{url}/healthz not healthy within {timeout:g} s")
+
+
+def wait_settled(url: str, timeout: float, quiet: float = 1.5) -> bool:
+    """Wait until the daemon at ``url`` has had nothing pending for ``quiet``
+    seconds (a settle can re-arm another, so one zero is not enough);
+    False when ``timeout`` passed first."""
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        if scrape(url + "/metrics").get("lpar_eventd_pending_settles", 0.0):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > quiet:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 class _Progress:
@@ -208,19 +225,8 @@ def _play(sim, scenario: scenarios.Scenario, speed: float, player, url: str) -> 
         time.sleep(0.2)
     future.result()
     bar.show(1.0, "storm played")
-    # let the last bursts settle (max-wait is the longest a settle waits),
-    # done once nothing has been pending for a second and a half
-    deadline = time.monotonic() + (60.0 + 30.0) / speed + 10.0
-    quiet_since = None
-    while time.monotonic() < deadline:
-        pending = scrape(url + "/metrics").get("lpar_eventd_pending_settles", 0.0)
-        if pending:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 1.5:
-            break
-        time.sleep(0.3)
+    # let the last bursts settle (max-wait is the longest a settle waits)
+    wait_settled(url, (60.0 + 30.0) / speed + 10.0)
     bar.end()
     print("  settled")
 

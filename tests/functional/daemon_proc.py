@@ -6,12 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from lpar_eventd.demo import free_port, scrape, wait_healthy, write_config
+from lpar_eventd.demo import free_port, scrape, wait_healthy, wait_settled, write_config
 from lpar_eventd.nova.database import sqlite_url
 
 SPEED = 20.0
@@ -59,18 +58,8 @@ class Daemon:
             return err.code
 
     def wait_settled(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        quiet = None
-        while time.monotonic() < deadline:
-            pending = self.metrics().get("lpar_eventd_pending_settles", 0)
-            if pending:
-                quiet = None
-            elif quiet is None:
-                quiet = time.monotonic()
-            elif time.monotonic() - quiet > 1.5:
-                return
-            time.sleep(0.2)
-        raise TimeoutError("settles still pending")
+        if not wait_settled(self.url, timeout):
+            raise TimeoutError("settles still pending")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         assert self.proc is not None
