@@ -89,10 +89,7 @@ class _VerifyingSession(pvm_adapter.Session):
         feedguard.harden_thread()  # pypowervm's own parses of this thread, too
         resp = super().request(method, path, *args, **kwargs)
         headers = kwargs.get("headers", args[0] if args else None) or {}
-        # The checked tree rides along: the feed reader unmarshals it rather
-        # than parse the body a second time (~15 us an event).
-        resp.lpar_eventd_root = feedguard.check_response(resp, path,
-                                                         headers.get("Accept", ""))
+        guard(resp, path, headers.get("Accept", ""))
         return resp
 
 
@@ -227,17 +224,7 @@ class NovaLinkSource:
         resp = adapter.session.request("GET", API_ROOT + EVENT_PATH % app_id,
                                        headers={"Accept": ATOM},
                                        timeout=self._settings.timeout)
-        root = getattr(resp, "lpar_eventd_root", None)
-        if resp is None or resp.status == 204 or root is None:
-            return []
-        feed = pvm_entities.Feed.unmarshal_atom_feed(root, resp)
-        now = self._clock.now()
-        out = []
-        for entry in feed.entries:
-            fields = _event_fields(entry.element.element)
-            out.append(Event.parse(fields.get("EventType"), fields.get("EventData"),
-                                   fields.get("EventDetail"), now, fields.get("EventID")))
-        return out
+        return feed_events(resp, self._clock.now())
 
     def _on_error(self, exc: BaseException, failures: int) -> None:
         self._metrics.source_errors.inc()
@@ -258,6 +245,27 @@ class NovaLinkSource:
         s = self._settings
         cap = min(s.backoff_max, s.backoff_base * 2 ** (failures - 1))
         return self._rng.uniform(cap / 2, cap)  # "equal jitter"
+
+
+def guard(resp: Any, path: str, accept: str) -> None:
+    """Check an answer before anything parses it (``feedguard``); the checked
+    tree rides along so the feed reader unmarshals it rather than parse the
+    body a second time (~15 us an event)."""
+    resp.lpar_eventd_root = feedguard.check_response(resp, path, accept)
+
+
+def feed_events(resp: Any, received_at: float) -> list[Event]:
+    """The Events of one guarded event-feed answer: the guard's tree through
+    pypowervm's own Feed unmarshal, each entry's fields read in one pass."""
+    root = getattr(resp, "lpar_eventd_root", None)
+    if resp is None or resp.status == 204 or root is None:
+        return []
+    out = []
+    for entry in pvm_entities.Feed.unmarshal_atom_feed(root, resp).entries:
+        fields = _event_fields(entry.element.element)
+        out.append(Event.parse(fields.get("EventType"), fields.get("EventData"),
+                               fields.get("EventDetail"), received_at, fields.get("EventID")))
+    return out
 
 
 _EVENT_FIELDS = frozenset(("EventType", "EventData", "EventDetail", "EventID"))

@@ -19,7 +19,7 @@ from pypowervm import adapter as pvm_adapter
 
 from lpar_eventd.engine.events import Event, EventType, parse_lpar_uuid
 from lpar_eventd.scale import fuzz_feed
-from lpar_eventd.sources import feedguard
+from lpar_eventd.sources import feedguard, novalink
 from lpar_eventd.sources.feedguard import FeedRejected
 
 FAST = settings(max_examples=150, deadline=None,
@@ -30,13 +30,8 @@ EVENT_PATH = "/rest/api/uom/Event?QUEUE_APPLICATIONID=x"
 def read_events(body: str, status: int = 200) -> list[Event]:
     """The source's read of one answer, minus HTTP: guard, unmarshal, parse."""
     resp = pvm_adapter.Response("GET", EVENT_PATH, status, "OK", {}, body=body)
-    feedguard.check_response(resp, EVENT_PATH, "application/atom+xml")
-    resp._unmarshal_atom()
-    if resp.feed is None:
-        return []
-    return [Event.parse(e.element.findtext("EventType"), e.element.findtext("EventData"),
-                        e.element.findtext("EventDetail"), 0.0,
-                        e.element.findtext("EventID")) for e in resp.feed.entries]
+    novalink.guard(resp, EVENT_PATH, novalink.ATOM)
+    return novalink.feed_events(resp, 0.0)
 
 
 def outcome(body: str) -> str | list[Event]:
