@@ -28,7 +28,13 @@ from lpar_eventd.simulator.player import NovaCallback, play
 from lpar_eventd.simulator.queues import EventQueues
 from lpar_eventd.simulator.replay import ReplayEvent
 
-__all__ = ["SimCore"]
+__all__ = ["SimCore", "POWER_OFF_FROM"]
+
+#: States a PowerOff job stops (as nova's PowerVM driver treats them).
+POWER_OFF_FROM = frozenset({"running", "starting", "open firmware", "error",
+                            "shutting down", "suspending", "resuming"})
+#: States already on their way somewhere: a power-off ends them at once.
+_OP_IN_FLIGHT = frozenset({"shutting down", "suspending", "resuming"})
 
 _MS_IN_PATH = re.compile(r"/ManagedSystem/([0-9A-Fa-f-]{36})")
 
@@ -53,9 +59,10 @@ class SimCore:
 
     # -- plays -------------------------------------------------------------------
     def _start(self, steps: Sequence[HostEvent | NovaChange], speed: float | None,
-               on_nova_change: NovaCallback | None = None) -> asyncio.Task[int]:
+               on_nova_change: NovaCallback | None = None,
+               scripted: bool = True) -> asyncio.Task[int]:
         task = asyncio.get_running_loop().create_task(
-            play(steps, speed or self.config.speed, self.host, on_nova_change))
+            play(steps, speed or self.config.speed, self.host, on_nova_change, scripted))
         self._plays.add(task)
         task.add_done_callback(self._plays.discard)
         return task
@@ -85,6 +92,39 @@ class SimCore:
         part = self.host.lpar(uuid)
         steps = operation_steps(part, op, self.host.ms_uuid, next(self._seeds))
         return self._start(steps, speed)
+
+    def power(self, uuid: str, action: str,
+              speed: float | None = None) -> asyncio.Task[int] | None:
+        """A management power call (nova's driver: PowerOff / PowerOn job).
+
+        ``off`` from a state PowerVM can stop (running, starting, open
+        firmware, error, shutting down, suspending, resuming); ``on`` from
+        ``not activated``. The LPAR then goes through the events such an
+        operation produces (a shutdown's or a boot's, as scenarios generate
+        them) and its scenario steps stop playing (``Host.held``). None when
+        the LPAR already is where the call wants it (no events, as PowerVM
+        answers a power-off of a stopped LPAR). Raises UnknownPartition, or
+        ValueError for another action.
+        """
+        part = self.host.lpar(uuid)
+        if action == "off":
+            if part.state not in POWER_OFF_FROM:
+                return None
+            if part.state in _OP_IN_FLIGHT:
+                steps = [HostEvent(0.0, "MODIFY_URI", self.host.lpar_path(part.uuid),
+                                   "PartitionState,Other", part.uuid, "not activated")]
+            else:
+                steps = operation_steps(part, "shutdown", self.host.ms_uuid,
+                                        next(self._seeds))
+        elif action == "on":
+            if part.state != "not activated":
+                return None
+            steps = operation_steps(part, "boot", self.host.ms_uuid, next(self._seeds))
+        else:
+            raise ValueError(f"unknown power action {action!r}; choose from off, on")
+        self.host.held.add(part.uuid)
+        self.counters.add_label("power_calls", action)
+        return self._start(steps, speed, scripted=False)
 
     def cancel_plays(self) -> int:
         for task in list(self._plays):

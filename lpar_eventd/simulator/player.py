@@ -29,8 +29,12 @@ NovaCallback = Callable[[NovaChange], None]
 
 
 async def play(steps: Sequence[HostEvent | NovaChange], speed: float, host: Host,
-               on_nova_change: NovaCallback | None = None) -> int:
-    """Apply every step at its (compressed) time; returns host events applied."""
+               on_nova_change: NovaCallback | None = None, scripted: bool = True) -> int:
+    """Apply every step at its (compressed) time; returns host events applied.
+
+    ``scripted=False`` for the steps of a management call (``SimCore.power``),
+    which apply even to an LPAR whose script that call superseded.
+    """
     if speed <= 0:
         raise ValueError("speed must be > 0")
     loop = asyncio.get_running_loop()
@@ -47,7 +51,7 @@ async def play(steps: Sequence[HostEvent | NovaChange], speed: float, host: Host
             if delay > 0:
                 await asyncio.sleep(delay)
             if isinstance(step, HostEvent):
-                host.apply(step)
+                host.apply(step, scripted)
                 applied += 1
             elif on_nova_change is not None:
                 pending.append(nova.submit(_call_nova, on_nova_change, step))

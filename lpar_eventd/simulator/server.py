@@ -194,6 +194,22 @@ class Simulator:
         """boot/shutdown/reboot/flap/suspend/resume/migrate/crash/delete an LPAR."""
         return self._task_future(self._core.operate, uuid, op, speed)
 
+    def power(self, uuid: str, action: str, speed: float | None = None,
+              timeout: float = _CALL_TIMEOUT) -> bool:
+        """Power an LPAR ``off`` or ``on`` as a management call and wait until
+        its events are out; False when it already was (see ``SimCore.power``)."""
+        result: concurrent.futures.Future[int | None] = concurrent.futures.Future()
+
+        def launch() -> None:
+            task = self._core.power(uuid, action, speed)
+            if task is None:
+                result.set_result(None)
+            else:
+                task.add_done_callback(lambda t: _copy_result(t, result))
+
+        self.call(launch)
+        return result.result(timeout) is not None
+
     def load(self, scenario: Scenario) -> None:
         """Take a scenario's starting world without playing its steps."""
         self.call(self._core.host.load, scenario)
@@ -269,7 +285,8 @@ class Simulator:
         return self.core
 
 
-def _copy_result(task: asyncio.Task[int], future: concurrent.futures.Future[int]) -> None:
+def _copy_result(task: asyncio.Task[int],
+                 future: concurrent.futures.Future[Any]) -> None:
     if task.cancelled():
         future.cancel()
     elif task.exception() is not None:
