@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from oslo_config import cfg
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -38,7 +38,8 @@ from lpar_eventd.runtime import Runtime, make_pool
 from lpar_eventd.sources.novalink import (
     NovaLinkSettings, NovaLinkSource, NovaLinkStateReader)
 
-__all__ = ["ConfigError", "Daemon", "build", "make_service"]
+__all__ = ["ConfigError", "Daemon", "DryRunSink", "Health", "assemble", "build",
+           "make_service", "make_sinks", "nvram_store", "one_line"]
 
 LOG = logging.getLogger(__name__)
 
@@ -134,10 +135,17 @@ def _lookup(conf: cfg.ConfigOpts) -> Any:
 
 
 def _sink(conf: cfg.ConfigOpts, lookup: Any) -> Any:
+    return make_sinks(conf, conf.sink.driver, lookup=lookup)
+
+
+def make_sinks(conf: cfg.ConfigOpts, names: Sequence[str], leading: Sequence[Any] = (),
+               lookup: Any = None) -> Any:
+    """``leading`` sinks, then the sinks ``names`` (stevedore), as one sink
+    behind the ``[sink] dry_run`` switch."""
     from lpar_eventd.sinks.registry import make_sink
     from lpar_eventd.sinks.tee import TeeSink
-    sinks = []
-    for name in conf.sink.driver:
+    sinks = list(leading)
+    for name in names:
         kwargs: dict[str, Any] = {}
         if name == "notification":
             if not conf.sink.transport_url:
@@ -151,7 +159,8 @@ def _sink(conf: cfg.ConfigOpts, lookup: Any) -> Any:
     return DryRunSink(inner, conf)
 
 
-def _nvram(conf: cfg.ConfigOpts, source: NovaLinkSource) -> Any:
+def nvram_store(conf: cfg.ConfigOpts, source: NovaLinkSource) -> Any:
+    """The ``[nvram] store`` (None for none), fetching through the source's session."""
     if conf.nvram.store == "none":
         return None
     from lpar_eventd.nvram.factory import make_store
@@ -173,7 +182,28 @@ def build(conf: cfg.ConfigOpts, registry: CollectorRegistry | None = None,
     try:
         lookup = _lookup(conf)
         sink = _sink(conf, lookup)
-        nvram = _nvram(conf, source)
+        nvram = nvram_store(conf, source)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a plugin or adapter refused its settings
+        raise ConfigError(one_line(exc)) from None
+    recorder = Recorder(record) if record else None
+    handler, runtime, server = assemble(
+        conf, metrics, source, lookup, sink, nvram,
+        tap=recorder.record if recorder is not None else None)
+    return Daemon(conf, metrics, source, handler, runtime, server, sink)
+
+
+def assemble(conf: cfg.ConfigOpts, metrics: Metrics, source: NovaLinkSource,
+             lookup: Any, sink: Any, nvram: Any,
+             tap: Callable[[Sequence[Event]], None] | None = None
+             ) -> tuple[BaseHandler, Runtime, MetricsServer]:
+    """The engine around its ports, as the daemon and the embedded mode run it:
+    the policy's handler on a settle pool of ``[nova] max_concurrent_lookups``,
+    the runtime (feed thread, scheduler) and the (not yet started) /metrics
+    and /healthz endpoint. ``tap`` sees every feed batch first (--record).
+    Raises ConfigError on a bad option or plugin."""
+    try:
         pool = make_pool(conf.nova.max_concurrent_lookups)
         handler = make_handler(conf.events.policy,
                                Ports(NovaLinkStateReader(source.adapter), lookup, sink,
@@ -185,27 +215,26 @@ def build(conf: cfg.ConfigOpts, registry: CollectorRegistry | None = None,
     except ConfigError:
         raise
     except Exception as exc:  # a plugin or adapter refused its settings
-        raise ConfigError(_one_line(exc)) from None
-    recorder = Recorder(record) if record else None
+        raise ConfigError(one_line(exc)) from None
     on_batch = handler.accept_batch
-    if recorder is not None:
+    if tap is not None:
         def on_batch(batch: Sequence[Event], _accept: Any = handler.accept_batch) -> None:
-            recorder.record(batch)
+            tap(batch)
             _accept(batch)
     runtime = Runtime(handler, source, pool, on_batch=on_batch)
-    health = _Health(conf, source, runtime)
+    health = Health(conf, source, runtime)
     server = MetricsServer(metrics.registry, health, conf.metrics.bind_host,
                            conf.metrics.port, conf.metrics.cert_file,
                            conf.metrics.key_file, users)
-    return Daemon(conf, metrics, source, handler, runtime, server, sink)
+    return handler, runtime, server
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
-class _Health:
+class Health:
     """200 while the feed was read recently and the scheduler ticks; else 503."""
 
     def __init__(self, conf: cfg.ConfigOpts, source: NovaLinkSource, runtime: Runtime):

@@ -97,16 +97,21 @@ class SimCore:
               speed: float | None = None) -> asyncio.Task[int] | None:
         """A management power call (nova's driver: PowerOff / PowerOn job).
 
-        ``off`` from a state PowerVM can stop (running, starting, open
-        firmware, error, shutting down, suspending, resuming); ``on`` from
-        ``not activated``. The LPAR then goes through the events such an
-        operation produces (a shutdown's or a boot's, as scenarios generate
-        them) and its scenario steps stop playing (``Host.held``). None when
-        the LPAR already is where the call wants it (no events, as PowerVM
-        answers a power-off of a stopped LPAR). Raises UnknownPartition, or
-        ValueError for another action.
+        The LPAR is taken over from its scenario (``Host.held``): whatever the
+        script had its guest do next (the rest of a reboot, a boot) no longer
+        happens; nova decides its power now. ``off`` from a state PowerVM can
+        stop (running, starting, open firmware, error, shutting down,
+        suspending, resuming) puts it through a shutdown's events, ``on``
+        from ``not activated`` through a boot's (as scenarios generate them).
+        None when it already is where the call wants it: no events, as
+        PowerVM answers a power-off of a stopped LPAR. Raises
+        UnknownPartition, or ValueError for another action.
         """
         part = self.host.lpar(uuid)
+        if action not in ("off", "on"):
+            raise ValueError(f"unknown power action {action!r}; choose from off, on")
+        self.host.held.add(part.uuid)
+        self.counters.add_label("power_calls", action)
         if action == "off":
             if part.state not in POWER_OFF_FROM:
                 return None
@@ -116,14 +121,10 @@ class SimCore:
             else:
                 steps = operation_steps(part, "shutdown", self.host.ms_uuid,
                                         next(self._seeds))
-        elif action == "on":
+        else:
             if part.state != "not activated":
                 return None
             steps = operation_steps(part, "boot", self.host.ms_uuid, next(self._seeds))
-        else:
-            raise ValueError(f"unknown power action {action!r}; choose from off, on")
-        self.host.held.add(part.uuid)
-        self.counters.add_label("power_calls", action)
         return self._start(steps, speed, scripted=False)
 
     def cancel_plays(self) -> int:
@@ -136,11 +137,17 @@ class SimCore:
         return len(self._plays)
 
     # -- direct changes ------------------------------------------------------------
-    def set_state(self, uuid: str, state: str) -> None:
-        """Change an LPAR's state now, with its PartitionState event."""
+    def set_state(self, uuid: str, state: str, event: bool = True) -> None:
+        """Change an LPAR's state now, with its PartitionState event, or with
+        ``event=False`` without one (an event NovaLink lost: field case C3)."""
         part = self.host.lpar(uuid)
+        if not event:
+            part.apply("PartitionState", check_state(state))
+            self.counters.add("events_lost")
+            return
         self.host.apply(HostEvent(0.0, "MODIFY_URI", self.host.lpar_path(part.uuid),
-                                  "PartitionState,Other", part.uuid, check_state(state)))
+                                  "PartitionState,Other", part.uuid, check_state(state)),
+                        scripted=False)
 
     def add_lpar(self, uuid: str, state: str = "not activated",
                  name: str | None = None, event: bool = True) -> None:

@@ -203,7 +203,7 @@ def test_quick_state_follows_the_state_machine(simulator, pvm_session):
 def test_a_power_call_takes_the_lpar_over_from_its_script(simulator):
     """nova's driver powers an LPAR off in the middle of a scripted guest
     reboot: the shutdown's events follow, the script's boot never plays, and
-    the LPAR stays off; a second power-off is a no-op, as on PowerVM."""
+    the LPAR stays off; a second power-off changes nothing, as on PowerVM."""
     sc = build("reboot-wave", 2, 3)
     simulator.load(sc)
     target, other = sorted(sc.lpars)
