@@ -39,6 +39,7 @@ from lpar_eventd.engine import policy
 from lpar_eventd.scale.nova_rules import (
     DEFAULT_HOST, NovaInstance, NovaRules, nova_power_state, vm_state_for)
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
+from lpar_eventd.simulator.partition import POWER_OFF_FROM
 
 __all__ = ["HOLD_SECONDS", "Truth", "NovaView", "tell_the_truth", "judge",
            "NOVA_VIEW_ROWS", "stopped_intervals"]
@@ -46,10 +47,6 @@ __all__ = ["HOLD_SECONDS", "Truth", "NovaView", "tell_the_truth", "judge",
 #: A stopped-class state shorter than this is a reboot's (the default settle
 #: window: what the engine itself holds a stop for).
 HOLD_SECONDS = 15.0
-
-#: PowerVM states a power-off stops (as ``SimCore.power``).
-_POWER_OFF_FROM = frozenset({"running", "starting", "open firmware", "error",
-                             "shutting down", "suspending", "resuming"})
 
 #: (label, NovaView field) in the order tables print them.
 NOVA_VIEW_ROWS = [
@@ -146,7 +143,7 @@ class _TruthWorld:
         if lpar is None or lpar not in self.states:
             return
         self.held.add(lpar)
-        if self.states[lpar] in _POWER_OFF_FROM:
+        if self.states[lpar] in POWER_OFF_FROM:
             self.states[lpar] = "not activated"
 
     def host_event(self, step: HostEvent) -> bool:

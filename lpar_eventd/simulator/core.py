@@ -23,16 +23,13 @@ from lpar_eventd.simulator.counters import Counters
 from lpar_eventd.simulator.faults import Faults
 from lpar_eventd.simulator.host import Host
 from lpar_eventd.simulator.operations import operation_steps
-from lpar_eventd.simulator.partition import check_state
+from lpar_eventd.simulator.partition import POWER_OFF_FROM, check_state
 from lpar_eventd.simulator.player import NovaCallback, play
 from lpar_eventd.simulator.queues import EventQueues
 from lpar_eventd.simulator.replay import ReplayEvent
 
-__all__ = ["SimCore", "POWER_OFF_FROM"]
+__all__ = ["SimCore"]
 
-#: States a PowerOff job stops (as nova's PowerVM driver treats them).
-POWER_OFF_FROM = frozenset({"running", "starting", "open firmware", "error",
-                            "shutting down", "suspending", "resuming"})
 #: States already on their way somewhere: a power-off ends them at once.
 _OP_IN_FLIGHT = frozenset({"shutting down", "suspending", "resuming"})
 
