@@ -63,9 +63,8 @@ __all__ = ["Embedded", "NovaComputeLookup", "load_config", "start", "ConfigError
 
 LOG = logging.getLogger(__name__)
 
-#: Sinks that make no sense next to the driver's own (the driver sink is
-#: always there; embedded-compute belongs to the test bed's database mode).
-_IMPLIED_SINKS = frozenset({"nova-driver", "embedded-compute"})
+#: The driver's own sink: always there, first.
+_IMPLIED_SINKS = frozenset({"nova-driver"})
 
 
 class NovaComputeLookup(NovaObjectsLookup):

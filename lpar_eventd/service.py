@@ -135,11 +135,11 @@ def _lookup(conf: cfg.ConfigOpts) -> Any:
 
 
 def _sink(conf: cfg.ConfigOpts, lookup: Any) -> Any:
-    return make_sinks(conf, conf.sink.driver, lookup=lookup)
+    return make_sinks(conf, conf.sink.driver)
 
 
-def make_sinks(conf: cfg.ConfigOpts, names: Sequence[str], leading: Sequence[Any] = (),
-               lookup: Any = None) -> Any:
+def make_sinks(conf: cfg.ConfigOpts, names: Sequence[str],
+               leading: Sequence[Any] = ()) -> Any:
     """``leading`` sinks, then the sinks ``names`` (stevedore), as one sink
     behind the ``[sink] dry_run`` switch."""
     from lpar_eventd.sinks.registry import make_sink
@@ -152,8 +152,6 @@ def make_sinks(conf: cfg.ConfigOpts, names: Sequence[str], leading: Sequence[Any
                 raise ConfigError("[sink] transport_url is required for the "
                                   "notification sink")
             kwargs["transport_url"] = conf.sink.transport_url
-        elif name == "embedded-compute":
-            kwargs["database"] = getattr(lookup, "database", None)
         sinks.append(make_sink(name, **kwargs))
     inner = sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
     return DryRunSink(inner, conf)

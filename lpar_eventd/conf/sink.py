@@ -11,9 +11,8 @@ SINK_OPTS = [
     cfg.ListOpt("driver", default=["log"],
                 help="Sinks (stevedore lpar_eventd.sinks), each event goes to "
                      "every one in order: log, notification, nova-driver (library "
-                     "mode inside nova-compute), embedded-compute (applies events "
-                     "to the embedded nova database as nova-compute would: the "
-                     "demo and the scale harness)."),
+                     "mode inside nova-compute: lpar_eventd.embed adds it by "
+                     "itself)."),
     cfg.BoolOpt("dry_run", default=False, mutable=True,
                 help="Decide and count everything but emit nothing except a "
                      "log line (a kill switch)."),

@@ -280,8 +280,11 @@ engine_config = {self.engine_conf}
 
         Counted from what nova did (the witness in nova-compute: its power
         calls, the events it dropped as stale) and nova's rows; the truth is
-        the scenario through nova's rules. With ``residual``, nova's periodic
-        ``_sync_power_states`` then runs once and what it changes is counted.
+        the scenario through nova's rules. An instance where nova itself
+        failed (an event it could not handle, a stop its API refused with an
+        error, one of its operations left unfinished) is ``nova_failed``.
+        With ``residual``, nova's periodic ``_sync_power_states`` then runs
+        once and what it changes is counted.
         """
         assert self.compute is not None
         if not self.compute.wait_nova_quiet():
@@ -291,7 +294,11 @@ engine_config = {self.engine_conf}
         actions = [(c["instance"], c["kind"]) for c in witness["calls"]
                    if c["kind"] in ("stop", "force_stop")]
         stale = sum(1 for e in witness["events"] if e["outcome"] == "stale")
-        final = self.rows()
+        rows = self.nova_api.rows()
+        final = {u: (r.vm_state, r.power_state) for u, r in rows.items()}
+        failed = {u for u, r in rows.items() if r.task_state is not None}
+        failed |= {e["instance"] for e in witness["events"]
+                   if e["outcome"] == "dispatch_failed" or "stop_failed" in e["said"]}
         changed = 0
         if residual:
             self.compute.sync_power_states()
@@ -299,7 +306,7 @@ engine_config = {self.engine_conf}
             after = self.rows()
             changed = sum(1 for u, row in final.items() if after.get(u, row) != row)
         return judge(tell_the_truth(self.scenario, self.host), actions, final, stale,
-                     changed)
+                     changed, failed)
 
     def witness(self) -> dict[str, Any]:
         assert self.compute is not None

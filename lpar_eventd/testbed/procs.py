@@ -184,9 +184,11 @@ class _Process:
 
     what = "process"
     _stdout: int = subprocess.DEVNULL
+    _stderr: int = subprocess.DEVNULL
 
-    def __init__(self, log: Path):
+    def __init__(self, log: Path, env: dict[str, str] | None = None):
         self.log = log
+        self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -195,8 +197,8 @@ class _Process:
 
     def start(self) -> "_Process":
         self.proc = subprocess.Popen(  # noqa: S603 - our own console scripts
-            [sys.executable, *self._argv()], stdout=self._stdout,
-            stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+            [sys.executable, *self._argv()], stdout=self._stdout, stderr=self._stderr,
+            env=dict(os.environ, PYTHONWARNINGS="ignore", **(self.env or {})))
         self.starts += 1
         return self
 
@@ -244,8 +246,8 @@ class DaemonProcess(_Process):
     what = "the daemon"
 
     def __init__(self, conf: Path, log: Path, metrics_port: int,
-                 args: Sequence[str] = ()):
-        super().__init__(log)
+                 args: Sequence[str] = (), env: dict[str, str] | None = None):
+        super().__init__(log, env)
         self.conf = conf
         self.url = f"http://127.0.0.1:{metrics_port}"
         self.args = list(args)

@@ -66,3 +66,12 @@ def test_the_mixed_storm_has_nova_stop_force_stop_and_a_crash_left_to_the_period
     kinds = {kind for _, kind in truth.actions}
     assert kinds == {"stop", "force_stop"}
     assert truth.residual > 0        # crashes: nova drops STOPPED (driver: CRASHED)
+
+
+def test_an_instance_nova_itself_failed_on_is_counted_apart_not_as_a_mismatch():
+    sc, (halt,) = one_host("halt")
+    instance = sc.managed()[halt]
+    view = judge(tell_the_truth(sc), [], {instance: (vm_states.ACTIVE, power_state.SHUTDOWN)},
+                 failed=[instance])
+    assert (view.nova_failed, view.missed_nova_actions, view.mismatch) == (1, 0, 0)
+    assert view.examples["failed"] == [instance]
