@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 from collections.abc import Sequence
 
 from lpar_eventd.scale import scenarios, virtual
@@ -71,9 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.lpars <= 0 or args.speed <= 0:
         print("lpar-eventd demo: --lpars and --speed must be positive", file=sys.stderr)
         return 2
-    from lpar_eventd.testbed.hoststack import HostOptions, HostStack, build_template
+    from lpar_eventd.testbed.hoststack import (
+        HostOptions, HostStack, build_template, scratch_dir)
 
-    work = Path(tempfile.mkdtemp(prefix="lpar-eventd-demo-"))
+    work = scratch_dir("lpar-eventd-demo-")
     scenario = scenarios.build("demo", args.lpars, args.seed)
     print(f"lpar_eventd demo: {args.lpars} instances deployed, "
           f"{len(scenario.host_events())} NovaLink events, x{args.speed:g} speed")

@@ -34,7 +34,6 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 import traceback
 from collections import Counter
@@ -48,7 +47,8 @@ from lpar_eventd.scale import scenarios
 from lpar_eventd.scale.cli import positive_float, positive_int, register, say, standalone
 from lpar_eventd.scale.faults import KINDS, NovaDbFaults, inject, plan_faults
 from lpar_eventd.scale.nova_judge import NOVA_VIEW_ROWS, NovaView, as_json
-from lpar_eventd.testbed.hoststack import HostOptions, HostStack, build_template
+from lpar_eventd.testbed.hoststack import (
+    HostOptions, HostStack, build_template, scratch_dir)
 from lpar_eventd.testbed.procs import wait_quiet
 
 __all__ = ["ChaosOptions", "RunOutcome", "Campaign", "run_campaign", "run_one",
@@ -247,7 +247,7 @@ def _converge(outcome: RunOutcome, stack: HostStack, opts: ChaosOptions) -> None
 def run_campaign(opts: ChaosOptions) -> Campaign:
     """``opts.runs`` runs, ``opts.jobs`` at a time; returns every outcome."""
     say = opts.progress or (lambda _msg: None)
-    work = opts.workdir or Path(tempfile.mkdtemp(prefix="lpar-eventd-chaos-"))
+    work = opts.workdir or scratch_dir("lpar-eventd-chaos-")
     work.mkdir(parents=True, exist_ok=True)
     campaign = Campaign(opts)
     started = time.monotonic()

@@ -50,7 +50,6 @@ import logging
 import re
 import shutil
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -61,7 +60,8 @@ from typing import Any
 from lpar_eventd.scale import nova_judge, scenarios, virtual
 from lpar_eventd.scale.nova_judge import NovaView
 from lpar_eventd.scale.scenarios import HostEvent, Scenario
-from lpar_eventd.testbed.hoststack import HostOptions, HostStack, build_template
+from lpar_eventd.testbed.hoststack import (
+    HostOptions, HostStack, build_template, scratch_dir)
 from lpar_eventd.testbed.procs import WINDOWS, total, wait_quiet
 
 __all__ = ["E2EOptions", "PolicyRun", "E2EReport", "run", "POLICIES",
@@ -73,7 +73,6 @@ POLICIES = ("legacy", "reference", "default")
 SETTLE_SECONDS = dict(WINDOWS)["settle_seconds"]
 MAX_WAIT_SECONDS = dict(WINDOWS)["max_wait_seconds"]
 PREFIX = "lpar_eventd_"
-SHM = "/dev/shm"  # noqa: S108 - parent of mkdtemp only  # nosec B108
 # figure column -> metric (summed over its labels), as virtual.FIGURES names them
 COLUMNS = {column: PREFIX + name for column, name, _ in virtual.FIGURES}
 SKIP_REASONS = ("unchanged_state", "task_state", "instance_not_found", "lpar_gone",
@@ -142,9 +141,7 @@ def run(opts: E2EOptions) -> E2EReport:
     say = opts.progress or (lambda _msg: None)
     host_scenarios = [scenarios.build(opts.scenario, opts.lpars, opts.seed + k)
                       for k in range(opts.hosts)]
-    # tmpfs when there is one: nova's sqlite fsyncs are not what is measured
-    shm = SHM if Path(SHM).is_dir() else None
-    work = opts.workdir or Path(tempfile.mkdtemp(prefix="lpar-eventd-e2e-", dir=shm))
+    work = opts.workdir or scratch_dir("lpar-eventd-e2e-")
     work.mkdir(parents=True, exist_ok=True)
     try:
         template = work / "nova-template.sqlite"

@@ -27,7 +27,6 @@ import argparse
 import json
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,7 +36,8 @@ from typing import Any
 from lpar_eventd.scale.cli import register, say, standalone
 from lpar_eventd.scale import scenarios
 from lpar_eventd.scale.nova_judge import NovaView, as_json
-from lpar_eventd.testbed.hoststack import HostOptions, HostStack, build_template
+from lpar_eventd.testbed.hoststack import (
+    HostOptions, HostStack, build_template, scratch_dir)
 from lpar_eventd.testbed.procs import total, wait_quiet
 
 __all__ = ["LoadOptions", "HostFigures", "LoadReport", "run_load", "add_parser", "run",
@@ -104,7 +104,7 @@ def _cpu_times() -> float:
 def run_load(opts: LoadOptions, progress: Any = None) -> LoadReport:
     """Start every host, play every storm at once, sample, stop everything."""
     say = progress or (lambda _m: None)
-    work = Path(tempfile.mkdtemp(prefix="lpar-eventd-load-"))
+    work = scratch_dir("lpar-eventd-load-")
     report = LoadReport(opts)
     hosts: list[HostStack] = []
     started = time.monotonic()

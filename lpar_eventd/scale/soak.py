@@ -39,7 +39,6 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator, Sequence
@@ -323,7 +322,8 @@ def growth(samples: list[Sample], warmup_s: float, attr: str,
 def e2e_soak(opts: SoakOptions, progress: Any = None) -> E2ESoak:
     """The stream's first minutes through a host stack (the engine embedded in
     nova's nova-compute), nova-compute's RSS scraped from /metrics."""
-    from lpar_eventd.testbed.hoststack import HostOptions, HostStack, build_template
+    from lpar_eventd.testbed.hoststack import (
+        HostOptions, HostStack, build_template, scratch_dir)
 
     say = progress or (lambda _m: None)
     lpars = opts.e2e_lpars or opts.lpars
@@ -333,7 +333,7 @@ def e2e_soak(opts: SoakOptions, progress: Any = None) -> E2ESoak:
     scenario = Scenario("soak", opts.seed, base.ms_uuid, base.lpars, base.vios, steps,
                         base.spawned)
     events = sum(1 for s in steps if isinstance(s, HostEvent))
-    work = opts.e2e_workdir or Path(tempfile.mkdtemp(prefix="lpar-eventd-soak-"))
+    work = opts.e2e_workdir or scratch_dir("lpar-eventd-soak-")
     work.mkdir(parents=True, exist_ok=True)
     samples: list[Sample] = []
     pending_max = 0.0

@@ -164,7 +164,7 @@ class SimCore:
             uuid = uuids[i % len(uuids)]
             path = (self.host.lpar_path(uuid) if uuid
                     else f"/rest/api/uom/ManagedSystem/{self.host.ms_uuid}")
-            self.host.apply(HostEvent(0.0, event_type, path, detail, uuid))
+            self.host.apply(HostEvent(0.0, event_type, path, detail, uuid), scripted=False)
         return count
 
     async def push_events_chunked(self, count: int, detail: str = "ReferenceCode,Other",

@@ -49,7 +49,8 @@ from lpar_eventd.testbed.procs import (
     ComputeProcess, DaemonProcess, free_port, override_options, wait_quiet,
     write_engine_config)
 
-__all__ = ["HostOptions", "HostStack", "build_template", "wait_quiet", "MODES"]
+__all__ = ["HostOptions", "HostStack", "build_template", "scratch_dir", "wait_quiet",
+           "MODES"]
 
 LOG = logging.getLogger(__name__)
 
@@ -74,6 +75,18 @@ class HostOptions:
     nova_link: bool = False         # nova-compute reaches its database via a symlink
     feed_stale: float = 30.0
     debug: bool = False             # nova-compute's log at DEBUG
+
+
+SHM = "/dev/shm"  # noqa: S108 - parent of mkdtemp only  # nosec B108
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A new working directory for host stacks, on tmpfs when there is one:
+    nova's sqlite fsyncs are not what a run measures, and on a disk they
+    slow nova-api's writes enough to land nova's own operations late."""
+    import tempfile
+    shm = SHM if Path(SHM).is_dir() else None
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=shm))
 
 
 def build_template(path: Path, wal: bool = True) -> float:

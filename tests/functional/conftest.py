@@ -13,6 +13,7 @@ wait (tests never sleep blindly).
 
 from __future__ import annotations
 
+import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ import pytest
 from lpar_eventd.scale.scenarios import Scenario
 from lpar_eventd.simulator import SimConfig, Simulator
 from lpar_eventd.simulator.tls import TlsFiles, make_test_pki
-from lpar_eventd.testbed.hoststack import HostOptions, HostStack, build_template
+from lpar_eventd.testbed.hoststack import HostOptions, HostStack, build_template, scratch_dir
 
 USER, PASSWORD = "hscroot", "abc123"
 # Short enough to keep tests fast, far below pypowervm's read timeout.
@@ -115,12 +116,14 @@ def stack_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def host_stack(stack_template: Path, tmp_path: Path) -> Iterator[Callable[..., HostStack]]:
-    """Factory of started, healthy host stacks; all stopped at teardown."""
+def host_stack(stack_template: Path) -> Iterator[Callable[..., HostStack]]:
+    """Factory of started, healthy host stacks (on tmpfs, as campaigns run
+    them); all stopped and their files removed at teardown."""
     stacks: list[HostStack] = []
+    work = scratch_dir("lpar-eventd-test-")
 
     def make(scenario: Scenario, **options: Any) -> HostStack:
-        stack = HostStack(scenario, tmp_path / f"host-{len(stacks)}", stack_template,
+        stack = HostStack(scenario, work / f"host-{len(stacks)}", stack_template,
                           HostOptions(**options), index=len(stacks))
         stacks.append(stack)
         return stack.start().healthy()
@@ -128,3 +131,4 @@ def host_stack(stack_template: Path, tmp_path: Path) -> Iterator[Callable[..., H
     yield make
     for stack in stacks:
         stack.stop()
+    shutil.rmtree(work, ignore_errors=True)
