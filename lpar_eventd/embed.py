@@ -140,6 +140,15 @@ def load_config(config_files: Sequence[str] = (),
             conf.set_override(name, value, group=group)
     except (cfg.Error, ValueError) as exc:
         raise ConfigError(f"lpar_eventd configuration: {one_line(exc)}") from None
+    # oslo.config checks a value when it is read: read each once now, so a bad
+    # one stops init_host instead of a settle later (as the daemon's start does)
+    for group, options in opts.list_opts():
+        for opt in options:
+            try:
+                getattr(conf[group], opt.dest)
+            except (cfg.Error, ValueError) as exc:
+                raise ConfigError(f"lpar_eventd configuration: [{group}] {opt.name}: "
+                                  f"{one_line(exc)}") from None
     return conf
 
 
