@@ -118,6 +118,8 @@ class PolicyRun:
     nova_write_retries: int = 0      # harness (nova-api) writes retried on sqlite locks
     nova_writes_lost: int = 0
     feed_dropped: int = 0            # events NovaLink threw away unread (CACHE_CLEARED)
+    feed_sent: int = 0               # events the simulator answered the engine with
+    steps_superseded: int = 0        # scenario steps of LPARs nova powered off
     nova: NovaView = field(default_factory=NovaView)   # what nova did, judged
 
 
@@ -214,8 +216,11 @@ def _run_policy(name: str, host_scenarios: list[Scenario], work: Path, template:
         views = [h.nova_view() for h in hosts]
         run = _collect(name, hosts, baseline, finals, views, scraper, started, storm_end,
                        opts)
-        run.feed_dropped = sum(h.feed_counts()[1] - f[1] for h, f in zip(hosts, fed,
-                                                                         strict=True))
+        counts = [h.feed_counts() for h in hosts]
+        run.feed_sent = sum(c[0] - f[0] for c, f in zip(counts, fed, strict=True))
+        run.feed_dropped = sum(c[1] - f[1] for c, f in zip(counts, fed, strict=True))
+        run.steps_superseded = sum(int(h.sim.counters().get("steps_superseded", 0))
+                                   for h in hosts)
         if burst > 0:
             run.burst_rate = _burst(hosts, burst)
         say(f"  done in {time.time() - started:.1f} s")
@@ -472,6 +477,7 @@ def format_table(rep: E2EReport) -> str:
     row("saturation burst events/s", [f"{r.burst_rate:,.0f}" if r.burst_rate else "-"
                                       for r in runs])
     row("feed events lost unread", [f"{r.feed_dropped}" for r in runs])
+    row("steps nova's stops superseded", [f"{r.steps_superseded}" for r in runs])
     row("start-up get_instance calls", [f"{r.startup.get('get_instance_calls', 0):.0f}"
                                         for r in runs])
     row("start-up state reads", [f"{r.startup.get('state_reads', 0):.0f}" for r in runs])
@@ -576,6 +582,8 @@ def to_json(rep: E2EReport) -> dict[str, Any]:
             "nova_write_retries": run.nova_write_retries,
             "nova_writes_lost": run.nova_writes_lost,
             "feed_events_lost_unread": run.feed_dropped,
+            "feed_events_sent": run.feed_sent,
+            "scenario_steps_superseded": run.steps_superseded,
             "simulator_lag_max_s": run.player_lag_max, "failed_scrapes": run.failed_scrapes,
             "nova": nova_judge.as_json(run.nova),
             "series": [{"t": round(t, 2), **{k: f.get(k, 0.0) for k in SERIES}}

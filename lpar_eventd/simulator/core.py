@@ -24,7 +24,7 @@ from lpar_eventd.simulator.faults import Faults
 from lpar_eventd.simulator.host import Host
 from lpar_eventd.simulator.operations import operation_steps
 from lpar_eventd.simulator.partition import POWER_OFF_FROM, check_state
-from lpar_eventd.simulator.player import NovaCallback, play
+from lpar_eventd.simulator.player import Gate, NovaCallback, play
 from lpar_eventd.simulator.queues import EventQueues
 from lpar_eventd.simulator.replay import ReplayEvent
 
@@ -57,20 +57,21 @@ class SimCore:
     # -- plays -------------------------------------------------------------------
     def _start(self, steps: Sequence[HostEvent | NovaChange], speed: float | None,
                on_nova_change: NovaCallback | None = None,
-               scripted: bool = True) -> asyncio.Task[int]:
+               scripted: bool = True, gate: Gate | None = None) -> asyncio.Task[int]:
         task = asyncio.get_running_loop().create_task(
-            play(steps, speed or self.config.speed, self.host, on_nova_change, scripted))
+            play(steps, speed or self.config.speed, self.host, on_nova_change, scripted,
+                 gate))
         self._plays.add(task)
         task.add_done_callback(self._plays.discard)
         return task
 
     def play(self, scenario: Scenario, speed: float | None = None,
              on_nova_change: NovaCallback | None = None,
-             load: bool = True) -> asyncio.Task[int]:
+             load: bool = True, gate: Gate | None = None) -> asyncio.Task[int]:
         """Load the scenario's world (unless ``load`` is False) and play it."""
         if load:
             self.host.load(scenario)
-        return self._start(scenario.steps, speed, on_nova_change)
+        return self._start(scenario.steps, speed, on_nova_change, gate=gate)
 
     def replay(self, events: Sequence[ReplayEvent],
                speed: float | None = None) -> asyncio.Task[int]:

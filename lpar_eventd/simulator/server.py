@@ -33,7 +33,7 @@ from lpar_eventd.simulator.app import build_app
 from lpar_eventd.simulator.config import SimConfig
 from lpar_eventd.simulator.core import SimCore
 from lpar_eventd.simulator.faults import Fault
-from lpar_eventd.simulator.player import NovaCallback
+from lpar_eventd.simulator.player import Gate, NovaCallback
 from lpar_eventd.simulator.replay import ReplayEvent
 
 __all__ = ["Simulator"]
@@ -181,9 +181,11 @@ class Simulator:
 
     def play(self, scenario: Scenario, speed: float | None = None,
              on_nova_change: NovaCallback | None = None,
-             load: bool = True) -> concurrent.futures.Future[int]:
-        """Load and play a scenario; ``on_nova_change`` runs on the sim thread."""
-        return self._task_future(self._core.play, scenario, speed, on_nova_change, load)
+             load: bool = True, gate: Gate | None = None) -> concurrent.futures.Future[int]:
+        """Load and play a scenario; ``on_nova_change`` runs on the sim thread,
+        ``gate`` (see ``player.play``) on the loop."""
+        return self._task_future(self._core.play, scenario, speed, on_nova_change, load,
+                                 gate)
 
     def replay(self, events: Sequence[ReplayEvent],
                speed: float | None = None) -> concurrent.futures.Future[int]:

@@ -249,8 +249,9 @@ engine_config = {self.engine_conf}
 
     # -- the storm -----------------------------------------------------------------------
     def play(self) -> Any:
-        """Start the scenario; its NovaChange steps go to nova-api at their time.
-        Returns the play's future."""
+        """Start the scenario; its NovaChange steps go to nova-api at their time,
+        and an LPAR's host events wait for its instance's nova write before
+        them (``NovaApi.pending``). Returns the play's future."""
         speed = self.opts.speed
 
         def on_change(step: Any) -> None:
@@ -258,9 +259,15 @@ engine_config = {self.engine_conf}
             self.lag_max = max(self.lag_max, lag)
             self.nova_api(step)
 
+        managed = self.scenario.managed()
+
+        def gate(step: Any) -> Any:
+            instance = managed.get(step.lpar) if step.lpar else None
+            return self.nova_api.pending(instance) if instance else None
+
         self.play_started = time.time()
         return self.sim.play(self.scenario, speed=speed, on_nova_change=on_change,
-                             load=False)
+                             load=False, gate=gate)
 
     def finish_changes(self, timeout: float = 120.0) -> None:
         """Until every NovaChange handed to nova-api so far is written."""

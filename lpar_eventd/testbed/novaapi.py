@@ -15,7 +15,10 @@ Writes run on a thread of their own, in order (the simulator calls
 ``on_nova_change`` on its loop, which must never wait for sqlite), and a
 write that finds the database locked by nova-compute's own writes is retried
 with a short backoff, as nova's DB layer retries it; one that never gets
-through is counted as lost.
+through is counted as lost. Causality is kept per instance: the host's next
+event for an instance's LPAR waits until that instance's last change is
+written (``pending``, the simulator's play gate), as on a real cloud nova
+records an operation before the host carries it out.
 
     api = NovaApi(db, host="simhost-0")
     api.seed(scenario)
@@ -25,6 +28,7 @@ through is counted as lost.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import queue
 import threading
@@ -78,9 +82,12 @@ class NovaApi:
         self.attempts = attempts
         self.retries = 0
         self.lost = 0
-        self._queue: queue.Queue[NovaChange | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[NovaChange, concurrent.futures.Future[bool]] | None]
+        self._queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._pending: dict[str, concurrent.futures.Future[bool]] = {}
+        self._write_lock = threading.Lock()
 
     # -- the scenario's world ---------------------------------------------------
     def seed(self, scenario: Scenario) -> int:
@@ -102,19 +109,37 @@ class NovaApi:
             self._thread = threading.Thread(target=self._run, name=f"nova-api-{self.host}",
                                             daemon=True)
             self._thread.start()
-        self._queue.put(change)
+        done: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        with self._lock:
+            self._pending[change.instance.lower()] = done
+        self._queue.put((change, done))
+
+    def pending(self, instance: str) -> concurrent.futures.Future[bool] | None:
+        """The last change handed over for ``instance``, if not written yet:
+        what the host's next event of that instance's LPAR waits for (the
+        simulator's ``gate``: nova records an operation before the host
+        carries it out)."""
+        with self._lock:
+            done = self._pending.get(instance.lower())
+        return done if done is not None and not done.done() else None
 
     def _run(self) -> None:
         while True:
-            change = self._queue.get()
+            item = self._queue.get()
             try:
-                if change is None:
+                if item is None:
                     return
-                if not self.apply(change):
-                    LOG.error("nova-api change %s lost: database still locked after "
-                              "%d attempts", change, self.attempts)
-            except Exception:  # the run goes on; the judge will see the row
-                LOG.exception("nova-api change %s failed", change)
+                change, done = item
+                applied = False
+                try:
+                    applied = self.apply(change)
+                    if not applied:
+                        LOG.error("nova-api change %s lost: database still locked after "
+                                  "%d attempts", change, self.attempts)
+                except Exception:  # the run goes on; the judge will see the row
+                    LOG.exception("nova-api change %s failed", change)
+                finally:
+                    done.set_result(applied)
             finally:
                 self._queue.task_done()
 
@@ -135,7 +160,7 @@ class NovaApi:
         """Write one change now, retrying a locked database; False if lost."""
         for attempt in range(self.attempts):
             try:
-                with self._lock:
+                with self._write_lock:
                     self._write(change)
                 return True
             except NovaUnavailable:
