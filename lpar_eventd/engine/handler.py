@@ -485,7 +485,7 @@ class DefaultHandler(BaseHandler):
 
     def _decide(self, uuid: str, inst: InstanceInfo, state: str, first: float) -> None:
         """task_state skip, translation, at most one emission."""
-        if policy.in_operation(inst.task_state):
+        if policy.nova_is_busy(inst.task_state):
             self._skip("task_state")
             with self._lock:
                 self.caches.last_state.pop(uuid, None)

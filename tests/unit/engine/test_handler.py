@@ -104,6 +104,14 @@ class TestTaskState:
         assert world.sink.events == []
         assert world.value("events_skipped_total", reason="task_state") == 1
 
+    def test_any_task_state_is_left_alone_as_nova_itself_does(self, world):
+        """shelve's shelving_image_uploading is in no fixed list (field case C5)."""
+        world.nova.instances[LPAR_B.lower()].task_state = task_states.SHELVING_IMAGE_UPLOADING
+        world.state(LPAR_B, "not activated")
+        world.wait(20.0)
+        assert world.sink.events == []
+        assert world.value("events_skipped_total", reason="task_state") == 1
+
     def test_after_a_task_state_skip_the_next_settle_asks_nova_again(self, world):
         inst = world.nova.instances[LPAR_B.lower()]
         inst.task_state = task_states.POWERING_OFF
