@@ -267,10 +267,7 @@ def _report(scenario: scenarios.Scenario, samples: dict[str, float],
 
 
 def _mismatches(scenario: scenarios.Scenario, final_states: dict[str, str], player) -> int:
-    managed = scenario.managed()
-    rows = player.instances(list(managed.values()))
-    return len(oracle.mismatches(managed, final_states,
-                                 {u: r.power_state for u, r in rows.items()}))
+    return len(oracle.nova_mismatches(scenario.managed(), final_states, player))
 
 
 if __name__ == "__main__":

@@ -146,6 +146,7 @@ def _sink(conf: cfg.ConfigOpts, lookup: Any) -> Any:
             kwargs["transport_url"] = conf.sink.transport_url
         elif name == "embedded-compute":
             kwargs["database"] = getattr(lookup, "database", None)
+            kwargs["compute_host"] = conf.nova.compute_host
         sinks.append(make_sink(name, **kwargs))
     inner = sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
     return DryRunSink(inner, conf)

@@ -31,7 +31,7 @@ from lpar_eventd.engine.delayq import AddResult, DelayQueue
 from lpar_eventd.engine.events import Event, EventType, high_bit_uuid
 from lpar_eventd.engine.ports import (
     Clock, InstanceInfo, InstanceLookup, LifecycleEvent, LifecycleSink,
-    LparGone, MonotonicClock, NvramStore, StateReader, Transition)
+    LparGone, MonotonicClock, NvramStore, StateReader, Transition, local_compute_host)
 from lpar_eventd.metrics import Metrics
 
 __all__ = ["EngineConfig", "Ports", "BaseHandler", "DefaultHandler",
@@ -50,7 +50,13 @@ _UNEXPECTED_STAGE = {STATE: "lookup", NVRAM: "nvram", RESYNC: "resync", CHUNK: "
 
 @dataclass
 class EngineConfig:
-    """The engine's knobs; the daemon fills it from oslo.config [events]/[cache]."""
+    """The engine's knobs; the daemon fills it from oslo.config [events]/[cache]
+    and ``[nova] compute_host``.
+
+    ``compute_host`` is the nova compute host this daemon speaks for (nova's
+    ``CONF.host`` of the nova-compute service on this NovaLink partition);
+    instances whose ``instance.host`` differs are another host's to sync.
+    """
 
     settle_seconds: float = 15.0
     max_wait_seconds: float = 60.0
@@ -67,6 +73,7 @@ class EngineConfig:
     state_ttl_seconds: float = 3600.0
     instance_ttl_seconds: float = 3600.0
     not_found_ttl_seconds: float = 300.0
+    compute_host: str = field(default_factory=local_compute_host)
 
 
 @dataclass
@@ -484,7 +491,18 @@ class DefaultHandler(BaseHandler):
         self._decide(uuid, found, state, first)
 
     def _decide(self, uuid: str, inst: InstanceInfo, state: str, first: float) -> None:
-        """task_state skip, translation, at most one emission."""
+        """Other-host and task_state skips, translation, at most one emission.
+
+        Both skips are nova-compute's own refusals (_sync_instance_power_state
+        checks the host first, then the task_state; host None differs too).
+        """
+        if inst.host != self.config.compute_host:
+            self._skip("other_host")
+            with self._lock:
+                self.caches.last_state.pop(uuid, None)
+            LOG.info("LPAR %s is %s but instance %s is on host %s, not %s: skipped",
+                     uuid, state, inst.uuid, inst.host, self.config.compute_host)
+            return
         if policy.nova_is_busy(inst.task_state):
             self._skip("task_state")
             with self._lock:

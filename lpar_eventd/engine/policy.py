@@ -19,12 +19,13 @@ The 2017 reference skipped only a fixed list of "in-operation" task states
 
 from __future__ import annotations
 
-from nova.compute import power_state, task_states
+from nova.compute import power_state, task_states, vm_states
 
 from lpar_eventd.engine.ports import Transition
 
 __all__ = ["REFERENCE_TASK_STATES", "translate", "nova_is_busy", "reference_skips",
-           "expected_power_state", "STARTED_STATES", "STOPPED_STATES"]
+           "expected_power_state", "implied_vm_state", "STARTED_STATES",
+           "STOPPED_STATES"]
 
 #: The reference policy's fixed "in-operation" list (kept as it shipped).
 REFERENCE_TASK_STATES: frozenset[str] = frozenset({
@@ -110,3 +111,21 @@ def expected_power_state(pvm_state: str) -> int | None:
     row = _SETTLED_TABLE.get(normalize_state(pvm_state))
     return None if row is None else row[1]
 
+
+# The vm_state nova keeps with a settled power_state (nova-api's and
+# nova-compute's end states of start, stop, suspend, pause; crash is error).
+_VM_STATE_OF_POWER = {
+    power_state.RUNNING: vm_states.ACTIVE,
+    power_state.SHUTDOWN: vm_states.STOPPED,
+    power_state.SUSPENDED: vm_states.SUSPENDED,
+    power_state.PAUSED: vm_states.PAUSED,
+    power_state.CRASHED: vm_states.ERROR,
+}
+
+
+def implied_vm_state(nova_power_state: int, task_state: str | None = None) -> str:
+    """The vm_state of an instance with this power_state when nothing else
+    says otherwise: building while spawning or without a power state."""
+    if task_state == task_states.SPAWNING:
+        return vm_states.BUILDING
+    return _VM_STATE_OF_POWER.get(nova_power_state, vm_states.BUILDING)

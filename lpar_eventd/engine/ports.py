@@ -9,6 +9,7 @@ narrow is what lets the same handler run on a virtual clock in benchmarks.
 from __future__ import annotations
 
 import enum
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Mapping
 __all__ = [
     "Clock", "MonotonicClock", "EventSource", "StateReader", "InstanceLookup",
     "LifecycleSink", "NvramStore", "InstanceInfo", "Transition",
-    "LifecycleEvent", "LparGone",
+    "LifecycleEvent", "LparGone", "local_compute_host",
 ]
 
 
@@ -61,13 +62,32 @@ class StateReader(Protocol):
         """Every LPAR on the host with its state, in one read (for resync)."""
 
 
+def local_compute_host() -> str:
+    """This machine's name as nova-compute names its host by default.
+
+    nova's ``[DEFAULT] host`` option defaults to ``socket.gethostname()``
+    (nova/conf/netconf.py); instance.host holds that value for every
+    instance the compute service on this machine runs. lpar_eventd's
+    ``[nova] compute_host`` and the in-memory nova default to the same.
+    """
+    return socket.gethostname()
+
+
 @dataclass(frozen=True, slots=True)
 class InstanceInfo:
-    """What the engine needs of a nova instance, read fresh for each decision."""
+    """What the engine needs of a nova instance, read fresh for each decision.
+
+    ``host`` is the compute host nova says runs the instance (None while it
+    has none: unscheduled, or shelved offloaded); nova-compute only syncs the
+    power state of instances on its own host, and neither does the engine.
+    ``vm_state`` is nova's vm_state (active, stopped, shelved_offloaded, ...).
+    """
 
     uuid: str
     task_state: str | None
     power_state: int
+    vm_state: str
+    host: str | None
 
 
 class InstanceLookup(Protocol):

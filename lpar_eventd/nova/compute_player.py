@@ -23,7 +23,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from lpar_eventd.engine import policy
-from lpar_eventd.engine.ports import InstanceInfo, LifecycleEvent
+from lpar_eventd.engine.ports import InstanceInfo, LifecycleEvent, local_compute_host
 from lpar_eventd.nova import seed
 from lpar_eventd.nova.database import NovaDatabase
 from lpar_eventd.nova.errors import NovaUnavailable
@@ -41,8 +41,10 @@ class ComputePlayer:
     event handler stands. ``applied`` and ``ignored`` count what it did.
     """
 
-    def __init__(self, db: NovaDatabase):
+    def __init__(self, db: NovaDatabase, compute_host: str | None = None):
         self.db = db
+        #: the host it plays nova-compute of (instance.host of its instances)
+        self.compute_host = compute_host or local_compute_host()
         self._reader = DatabaseLookup(database=db)
         self.applied = 0
         self.ignored = 0
@@ -59,8 +61,9 @@ class ComputePlayer:
     def apply(self, event: LifecycleEvent) -> bool:
         """Sync power_state as nova-compute would; False if it did not.
 
-        Not applied when the instance is gone or nova is mid-operation
-        (task_state set): nova-compute's power-state sync skips those too.
+        Not applied when the instance is gone, on another host or nova is
+        mid-operation (task_state set): nova-compute's power-state sync
+        skips those too.
         """
         with self._write_lock:
             return self._apply(event)
@@ -68,11 +71,11 @@ class ComputePlayer:
     def _apply(self, event: LifecycleEvent) -> bool:
         ctx = self._reader.admin_context()
         inst = self._reader.get_instance(ctx, event.instance_uuid)
-        if inst is None or inst.task_state is not None:
+        if inst is None or inst.task_state is not None or inst.host != self.compute_host:
             self.ignored += 1
-            LOG.debug("nova-compute ignores %s for %s (task_state %s)",
+            LOG.debug("nova-compute ignores %s for %s (task_state %s, host %s)",
                       event.transition.value, event.instance_uuid,
-                      inst.task_state if inst else "n/a: no instance")
+                      *((inst.task_state, inst.host) if inst else ("n/a", "n/a")))
             return False
         wanted = policy.applied_power_state(event.transition)
         if inst.power_state != wanted:
@@ -86,11 +89,14 @@ class ComputePlayer:
 
         Same meaning as the in-memory world: a change that is neither a
         create nor a delete sets task_state (None clears it) and, when
-        given, power_state.
+        given, power_state, vm_state and host (seed.THIS_HOST is this
+        player's host, seed.NO_HOST nova's None).
         """
         if change.create:
             seed.create_instance(self.db, seed.InstanceSpec(
-                change.instance, change.power_state or 0, change.task_state))
+                change.instance, change.power_state or 0, change.task_state,
+                vm_state=change.vm_state, host=change.host or seed.THIS_HOST),
+                this_host=self.compute_host)
             return
         if change.delete:
             seed.delete_instance(self.db, change.instance)
@@ -98,6 +104,10 @@ class ComputePlayer:
         values: dict[str, Any] = {"task_state": change.task_state}
         if change.power_state is not None:
             values["power_state"] = change.power_state
+        if change.vm_state is not None:
+            values["vm_state"] = change.vm_state
+        if change.host is not None:
+            values["host"] = seed.resolve_host(change.host, self.compute_host)
         seed.update_instance(self.db, change.instance, **values)
 
     def apply_change_retried(self, change: Any, attempts: int = 20) -> bool:
@@ -120,7 +130,8 @@ class ComputePlayer:
 
 
 def embedded_compute_sink(database: NovaDatabase | None = None,
-                          connection: str | None = None) -> ComputePlayer:
+                          connection: str | None = None,
+                          compute_host: str | None = None) -> ComputePlayer:
     """The ``embedded-compute`` sink: nova-compute's part on the embedded database.
 
     With the embedded nova database nothing else would apply lifecycle
@@ -130,4 +141,4 @@ def embedded_compute_sink(database: NovaDatabase | None = None,
         if connection is None:
             raise ValueError("embedded-compute needs the [nova] database")
         database = NovaDatabase(connection)
-    return ComputePlayer(database)
+    return ComputePlayer(database, compute_host)

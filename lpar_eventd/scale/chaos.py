@@ -50,7 +50,7 @@ from lpar_eventd.scale.faults import KINDS, DaemonProcess, NovaDbFaults, inject,
 from lpar_eventd.scale.cli import positive_float, positive_int, register, say, standalone
 
 __all__ = ["ChaosOptions", "RunOutcome", "Campaign", "run_campaign", "run_one",
-           "mismatches", "add_parser", "run", "main"]
+           "add_parser", "run", "main"]
 
 PREFIX = "lpar_eventd_"
 NOVA_WRITE_ATTEMPTS = 30
@@ -138,13 +138,6 @@ def _quantile(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def mismatches(managed: dict[str, str], final_states: dict[str, str],
-               power_states: dict[str, int]) -> list[str]:
-    """Managed LPARs whose nova power_state disagrees with their PowerVM state
-    (the shared oracle)."""
-    return oracle.mismatches(managed, final_states, power_states)
 
 
 class _NovaApi:
@@ -282,9 +275,7 @@ def _converge(outcome: RunOutcome, scenario: scenarios.Scenario, sim: Any,
         samples = daemon.scrape()
         outcome.pending = samples.get(PREFIX + "pending_settles")
         outcome.longest_running = samples.get(PREFIX + "longest_running_settle_seconds")
-        rows = player.instances(list(managed.values()))
-        outcome.mismatches = mismatches(managed, sim.lpars(),
-                                        {u: r.power_state for u, r in rows.items()})
+        outcome.mismatches = oracle.nova_mismatches(managed, sim.lpars(), player)
         if not outcome.mismatches and not outcome.pending and not outcome.longest_running:
             outcome.converged = True
             outcome.converge_seconds = round(time.monotonic() - storm_end, 3)

@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from lpar_eventd.demo import WINDOWS, free_port, scrape, total, wait_healthy, write_config
-
+from lpar_eventd.metrics import SKIP_REASONS
 from lpar_eventd.scale import oracle, scenarios, virtual
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
 
@@ -78,8 +78,6 @@ BUSY_TIMEOUT = 15.0   # sqlite: seconds a writer waits for the other side's lock
 SHM = "/dev/shm"  # noqa: S108 - parent of mkdtemp only  # nosec B108
 # figure column -> metric (summed over its labels), as virtual.FIGURES names them
 COLUMNS = {column: PREFIX + name for column, name, _ in virtual.FIGURES}
-SKIP_REASONS = ("unchanged_state", "task_state", "instance_not_found", "lpar_gone",
-                "no_transition", "not_lpar")
 # what the time series keeps (summed over hosts)
 SERIES = ("events_received", "get_instance_calls", "state_reads", "lifecycle_events")
 
@@ -275,8 +273,8 @@ class _Host:
         states = self.sim.lpars()
         rows = self.player.instances(list(managed.values()))
         finals = {instance: row.power_state for instance, row in rows.items()}
-        out = [f"host {self.index} {line}"
-               for line in oracle.mismatches(managed, states, finals)]
+        out = [f"host {self.index} {line}" for line in
+               oracle.mismatches(managed, states, rows, self.player.compute_host)]
         return out, finals
 
     def stop(self) -> None:

@@ -7,7 +7,12 @@ A scenario is a seeded, time-ordered list of steps in uncompressed seconds:
   state. ADD_URI creates the LPAR (``not activated``), DELETE_URI removes it.
 * ``NovaChange``: what nova itself does to an instance (create it, set or
   clear task_state, set power_state at the end of an operation it drives,
-  delete it), so the task_state skip is exercised honestly.
+  set vm_state or move it to another compute host, delete it), so the
+  task_state and other-host skips are exercised honestly.
+
+Hosts are named as ``nova.hosts`` names them: ``THIS_HOST`` is the compute
+host that plays the scenario (the daemon's ``[nova] compute_host``), any
+other name another host, ``NO_HOST`` nova's None.
 
 The engine benchmark plays steps straight into a handler on a virtual clock;
 the simulator plays the same steps on a real HTTP feed (``--speed``
@@ -30,9 +35,13 @@ from collections.abc import Callable
 from nova.compute import power_state, task_states
 
 from lpar_eventd.engine import policy
+from lpar_eventd.nova.hosts import NO_HOST, THIS_HOST
 
 __all__ = ["HostEvent", "NovaChange", "LparSpec", "Scenario", "SCENARIOS",
-           "build", "lpar_path"]
+           "build", "lpar_path", "THIS_HOST", "NO_HOST", "OTHER_HOST"]
+
+#: The other compute host of the scenarios (evacuation and migration targets).
+OTHER_HOST = "compute-b"
 
 ROOT = "/rest/api/uom"
 
@@ -49,12 +58,17 @@ class HostEvent:
 
 @dataclass(frozen=True, slots=True)
 class NovaChange:
+    """One write of nova's: task_state is always set (None clears it);
+    power_state, vm_state and host only when not None (None: unchanged)."""
+
     at: float
     instance: str
     task_state: str | None = None
     power_state: int | None = None
     create: bool = False
     delete: bool = False
+    vm_state: str | None = None
+    host: str | None = None
 
 
 @dataclass
@@ -66,6 +80,8 @@ class LparSpec:
     state: str
     instance: str | None      # nova instance uuid, None if nova does not know it
     power_state: int = power_state.NOSTATE
+    vm_state: str | None = None   # None: what power_state implies
+    host: str = THIS_HOST         # the compute host nova says runs the instance
 
 
 @dataclass

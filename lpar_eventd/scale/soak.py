@@ -323,7 +323,8 @@ def e2e_soak(opts: SoakOptions, progress: Any = None) -> E2ESoak:
     from lpar_eventd.nova.compute_player import ComputePlayer
     from lpar_eventd.nova.database import build_sqlite, sqlite_url
     from lpar_eventd.nova.seed import seed_instances, specs_from_scenario
-    from lpar_eventd.scale.chaos import _NovaApi, mismatches
+    from lpar_eventd.scale import oracle
+    from lpar_eventd.scale.chaos import _NovaApi
     from lpar_eventd.scale.faults import DaemonProcess
     from lpar_eventd.simulator.config import SimConfig
     from lpar_eventd.simulator.server import Simulator
@@ -384,8 +385,7 @@ def e2e_soak(opts: SoakOptions, progress: Any = None) -> E2ESoak:
             time.sleep(interval)
         play.result()
         managed = scenario.managed()
-        rows = player.instances(list(managed.values()))
-        bad = mismatches(managed, sim.lpars(), {u: r.power_state for u, r in rows.items()})
+        bad = oracle.nova_mismatches(managed, sim.lpars(), player)
     finally:
         if daemon is not None:
             daemon.stop()

@@ -2,9 +2,10 @@
 
 The world is the in-memory host and nova of ``engine.inmemory``; the sink
 plays nova-compute (it applies each lifecycle event to the instance's
-power_state unless nova is mid-operation), so a policy's mistakes show up as
-final-state mismatches. Events close together (``batch_window``) reach the
-handler as one batch, as they would in one long-poll response.
+power_state unless the instance is gone, on another host or nova is
+mid-operation: those it refuses, and counts), so a policy's mistakes show up
+as final-state mismatches. Events close together (``batch_window``) reach
+the handler as one batch, as they would in one long-poll response.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from lpar_eventd.engine.handler import EngineConfig, Ports
 from lpar_eventd.engine.inmemory import (
     FakeClock, MemoryHost, MemoryNova, MemoryNvram, MemorySink, drive)
 from lpar_eventd.engine.registry import make_handler
-from lpar_eventd.metrics import Metrics
+from lpar_eventd.metrics import SKIP_REASONS, Metrics
+from lpar_eventd.nova.hosts import resolve_host
 from lpar_eventd.scale import oracle
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
 
@@ -46,7 +48,11 @@ FIGURES: list[tuple[str, str, None]] = [
 
 @dataclass
 class World:
-    """The in-memory host and nova a scenario plays on."""
+    """The in-memory host and nova a scenario plays on.
+
+    ``nova.compute_host`` is the compute host playing the scenario (its
+    THIS_HOST; the engine's ``compute_host`` must be the same).
+    """
 
     host: MemoryHost
     nova: MemoryNova
@@ -54,13 +60,18 @@ class World:
     nvram: MemoryNvram
 
     @classmethod
-    def of(cls, scenario: Scenario) -> "World":
+    def of(cls, scenario: Scenario, compute_host: str | None = None) -> "World":
         host = MemoryHost({u: s.state for u, s in scenario.lpars.items()})
-        nova = MemoryNova()
+        nova = MemoryNova(compute_host=compute_host) if compute_host else MemoryNova()
         for spec in scenario.lpars.values():
             if spec.instance:
-                nova.add(spec.instance, spec.power_state)
+                nova.add(spec.instance, spec.power_state, None, spec.vm_state,
+                         resolve_host(spec.host, nova.compute_host))
         return cls(host, nova, MemorySink(nova), MemoryNvram())
+
+    @property
+    def compute_host(self) -> str:
+        return self.nova.compute_host
 
     def apply(self, step: HostEvent | NovaChange) -> None:
         if isinstance(step, NovaChange):
@@ -72,8 +83,10 @@ class World:
                 self.host.states[step.lpar] = step.state
 
     def _apply_nova(self, step: NovaChange) -> None:
+        this = self.nova.compute_host
         if step.create:
-            self.nova.add(step.instance, step.power_state or 0, step.task_state)
+            self.nova.add(step.instance, step.power_state or 0, step.task_state,
+                          step.vm_state, resolve_host(step.host, this) if step.host else this)
             return
         if step.delete:
             self.nova.instances.pop(step.instance, None)
@@ -84,11 +97,17 @@ class World:
         inst.task_state = step.task_state
         if step.power_state is not None:
             inst.power_state = step.power_state
+        if step.vm_state is not None:
+            inst.vm_state = step.vm_state
+        if step.host is not None:
+            inst.host = resolve_host(step.host, this)
 
     def mismatches(self, managed: dict[str, str]) -> list[str]:
-        """LPARs whose nova power_state is not what their final state means."""
+        """LPARs whose nova power_state is not what their final state means
+        (instances of other hosts are not this host's to judge)."""
         return oracle.mismatches(managed, self.host.states,
-                                 {u: i.power_state for u, i in self.nova.instances.items()})
+                                 {u: i.info() for u, i in self.nova.instances.items()},
+                                 self.nova.compute_host)
 
 
 @dataclass
@@ -107,7 +126,7 @@ def play(scenario: Scenario, policy_name: str, config: EngineConfig | None = Non
          batch_window: float = 0.05) -> RunResult:
     """Run ``scenario`` through ``policy_name``; return its figures."""
     config = config or EngineConfig()
-    world = World.of(scenario)
+    world = World.of(scenario, config.compute_host)
     clock = FakeClock()
     metrics = Metrics(CollectorRegistry())
     handler = make_handler(policy_name, Ports(world.host, world.nova, world.sink,
@@ -137,6 +156,8 @@ def play(scenario: Scenario, policy_name: str, config: EngineConfig | None = Non
         len(scenario.host_events()),
         {"pending_after": len(handler.queue), "idle": handler.idle(),
          "leaked_timers": len(getattr(handler, "timers", {})),
+         "refused_other_host": world.nova.refused["other_host"],
+         "refused_task_state": world.nova.refused["task_state"],
          "final_power_states": {u: i.power_state
                                 for u, i in sorted(world.nova.instances.items())}})
 
@@ -158,8 +179,7 @@ def play_events(events: Iterable[Event], policy_name: str, world: World,
 
 def _figures(metrics: Metrics) -> dict[str, float]:
     out = {column: metrics.total(name) for column, name, _ in FIGURES}
-    for reason in ("unchanged_state", "task_state", "instance_not_found",
-                   "lpar_gone", "no_transition", "not_lpar"):
+    for reason in SKIP_REASONS:
         out["skipped_" + reason] = metrics.value("events_skipped_total", reason=reason)
     return out
 

@@ -15,8 +15,9 @@ driver's own NovaLink event handler:
    indirection API and nova's transport: they are reused, no new
    connection), ``DriverSink(self)`` and, if the driver stores NVRAM, a
    ``DirectoryStore`` or the driver's own store behind the NvramStore port.
-2. Build ``DefaultHandler(Ports(...), EngineConfig(...), executor=<a small
-   thread pool>)`` and start lpar_eventd's NovaLink source on the driver's
+2. Build ``DefaultHandler(Ports(...), EngineConfig(compute_host=CONF.host,
+   ...), executor=<a small thread pool>)`` (the compute manager's own host:
+   instances of other hosts are skipped) and start lpar_eventd's NovaLink source on the driver's
    session with ``handler.accept_batch`` as its callback; run
    ``handler.run_due`` from one scheduler thread (the daemon's service
    module shows the loop).

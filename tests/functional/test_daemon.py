@@ -42,9 +42,7 @@ def world(tmp_path, nova_db_path):
 
 
 def mismatches(scenario, db, sim) -> list[str]:
-    managed = scenario.managed()
-    rows = ComputePlayer(db).instances(list(managed.values()))
-    return oracle.mismatches(managed, sim.lpars(), {u: r.power_state for u, r in rows.items()})
+    return oracle.nova_mismatches(scenario.managed(), sim.lpars(), ComputePlayer(db))
 
 
 def test_a_storm_is_counted_on_metrics_and_nova_converges(world, tmp_path, nova_db_path):

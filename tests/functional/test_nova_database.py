@@ -146,10 +146,7 @@ def play_on_nova(scenario: Scenario, db: NovaDatabase, lookup: DatabaseLookup,
 
 
 def _mismatches(scenario: Scenario, host: MemoryHost, player: ComputePlayer) -> list[str]:
-    managed = scenario.managed()
-    rows = player.instances(list(managed.values()))
-    return oracle.mismatches(managed, host.states,
-                             {u: r.power_state for u, r in rows.items()})
+    return oracle.nova_mismatches(scenario.managed(), host.states, player)
 
 
 def _lookup_via_link(db_path: Path, link: Path) -> tuple[DatabaseLookup, Outage]:

@@ -233,10 +233,7 @@ def sim_config(port: int = 0) -> SimConfig:
 def mismatches(scenario: Scenario, final_states: dict[str, str],
                player: ComputePlayer) -> list[str]:
     """Managed LPARs whose nova power_state is not what their final state means."""
-    managed = scenario.managed()
-    rows = player.instances(list(managed.values()))
-    return oracle.mismatches(managed, final_states,
-                             {u: r.power_state for u, r in rows.items()})
+    return oracle.nova_mismatches(scenario.managed(), final_states, player)
 
 
 def part_of(scenario: Scenario, start: float, end: float = float("inf")) -> Scenario:

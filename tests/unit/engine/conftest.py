@@ -64,17 +64,18 @@ def make_world():
             LPAR_A: ("not activated", power_state.SHUTDOWN),
             LPAR_B: ("running", power_state.RUNNING),
         }
+        config = config or EngineConfig()
         clock = FakeClock(1000.0)
         host = MemoryHost({u: s for u, (s, _) in lpars.items()})
-        nova = MemoryNova()
+        nova = MemoryNova(compute_host=config.compute_host)
         for uuid, (_, power) in lpars.items():
             if power is not None:
                 nova.add(uuid.lower(), power)
         sink = MemorySink(nova)
         nvram = MemoryNvram()
         metrics = Metrics(CollectorRegistry())
-        handler = make_handler(policy, Ports(host, nova, sink, nvram),
-                               config or EngineConfig(), metrics, clock)
+        handler = make_handler(policy, Ports(host, nova, sink, nvram), config, metrics,
+                               clock)
         return World(clock, host, nova, sink, nvram, metrics, handler)
     return _make
 

@@ -124,6 +124,30 @@ class TestTaskState:
         assert world.transitions() == [(LPAR_B, "started")]
 
 
+class TestOtherHost:
+    """nova-compute refuses to sync an instance another host runs: so do we."""
+
+    def test_an_instance_on_another_host_is_skipped_and_counted(self, make_world):
+        world = make_world(config=EngineConfig(compute_host="compute-a"))
+        world.nova.instances[LPAR_B.lower()].host = "compute-b"   # evacuated
+        world.state(LPAR_B, "not activated")
+        world.wait(20.0)
+        assert world.sink.events == []
+        assert world.value("events_skipped_total", reason="other_host") == 1
+
+    def test_an_instance_without_a_host_is_not_this_hosts(self, world):
+        world.nova.instances[LPAR_B.lower()].host = None           # shelved offloaded
+        world.state(LPAR_B, "not activated")
+        world.wait(20.0)
+        assert world.sink.events == []
+        assert world.value("events_skipped_total", reason="other_host") == 1
+
+    def test_instances_of_this_host_by_default(self, world):
+        world.state(LPAR_B, "not activated")
+        world.wait(20.0)
+        assert world.transitions() == [(LPAR_B, "stopped")]
+
+
 class TestInstanceLookup:
     def test_an_lpar_nova_does_not_know_costs_one_call_then_none(self, make_world):
         world = make_world(lpars={LPAR_A: ("not activated", None)})

@@ -1,7 +1,7 @@
 """PowerVM state + nova's view -> the transition nova needs."""
 
 import pytest
-from nova.compute import power_state, task_states
+from nova.compute import power_state, task_states, vm_states
 
 from lpar_eventd.engine import policy
 from lpar_eventd.engine.ports import Transition
@@ -51,6 +51,14 @@ def test_the_reference_list_lags_nova_as_it_shipped():
     for ts in (None, task_states.IMAGE_SNAPSHOT, task_states.SCHEDULING,
                task_states.SHELVING_IMAGE_UPLOADING, task_states.RESIZE_PREP):
         assert not policy.reference_skips(ts)
+
+
+def test_the_vm_state_a_power_state_implies():
+    assert policy.implied_vm_state(power_state.RUNNING) == vm_states.ACTIVE
+    assert policy.implied_vm_state(power_state.SHUTDOWN) == vm_states.STOPPED
+    assert policy.implied_vm_state(power_state.NOSTATE) == vm_states.BUILDING
+    assert policy.implied_vm_state(power_state.RUNNING, task_states.SPAWNING) == \
+        vm_states.BUILDING
 
 
 def test_expected_power_state_after_settling():

@@ -38,14 +38,6 @@ def test_plans_draw_every_kind_and_cap_restarts():
     assert kinds == set(faults.KINDS)
 
 
-def test_mismatches_compare_only_what_nova_and_powervm_both_know():
-    managed = {"A": "a", "B": "b", "C": "c", "D": "d"}
-    states = {"A": "running", "B": "not activated", "C": "running"}   # D gone
-    power = {"a": 1, "b": 1, "d": 4}                                  # c deleted
-    assert chaos.mismatches(managed, states, power) == [
-        "B: PowerVM 'not activated', nova power_state 1 (expected 4)"]
-
-
 def test_summary_counts_faults_convergence_and_leaks():
     opts = chaos.ChaosOptions(runs=3, speed=20.0)
     c = chaos.Campaign(opts, [
