@@ -358,10 +358,19 @@ class BaseHandler:
             return
         try:
             self.ports.nvram.store(lpar_uuid, instance_uuid)
+        except LparGone as gone:
+            self._nvram_gone(lpar_uuid, gone)
+            return
         except Exception as exc:
             self.metrics.stores["error"].inc()
             raise StageFailed("nvram", lpar_uuid, exc) from exc
         self.metrics.stores["ok"].inc()
+
+    def _nvram_gone(self, lpar_uuid: str, gone: LparGone) -> None:
+        """The store found the LPAR gone. The anchors, as they shipped, count
+        it as a failed store like any other (the default policy skips it)."""
+        self.metrics.stores["error"].inc()
+        raise StageFailed("nvram", lpar_uuid, gone) from gone
 
 
 def uuid_forms(lpar_uuid: str) -> list[str]:
@@ -591,6 +600,13 @@ class DefaultHandler(BaseHandler):
                 return
             instance_uuid = inst.uuid
         self._store_nvram(uuid, instance_uuid)
+
+    def _nvram_gone(self, lpar_uuid: str, gone: LparGone) -> None:
+        """The LPAR was deleted before its NVRAM settled (nova deleting the
+        instance: nova's 'inherent yet benign race'): dropped like a settle
+        that finds it gone, neither an error nor retried."""
+        self._skip("lpar_gone")
+        LOG.info("LPAR %s is gone from NovaLink: its NVRAM store is dropped", lpar_uuid)
 
     # -- resync -----------------------------------------------------------
     def _resync(self) -> None:

@@ -189,13 +189,20 @@ class MemorySink(_Faulty):
 
 
 class MemoryNvram(_Faulty):
-    """Records NVRAM stores as (lpar uuid, instance uuid)."""
+    """Records NVRAM stores as (lpar uuid, instance uuid).
 
-    def __init__(self) -> None:
+    Given the ``host`` whose LPARs it reads, a store for an LPAR no longer
+    on it raises LparGone, as the real stores do on NovaLink's 404.
+    """
+
+    def __init__(self, host: MemoryHost | None = None) -> None:
         self.stored: list[tuple[str, str]] = []
+        self._host = host
 
     def store(self, lpar_uuid: str, instance_uuid: str) -> None:
         self._maybe_fail("nvram")
+        if self._host is not None and lpar_uuid not in self._host.states:
+            raise LparGone(lpar_uuid)
         self.stored.append((lpar_uuid, instance_uuid))
 
 

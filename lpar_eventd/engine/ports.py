@@ -23,7 +23,12 @@ __all__ = [
 
 
 class LparGone(Exception):
-    """The LPAR no longer exists on the host (NovaLink answered 404)."""
+    """The LPAR no longer exists on the host (NovaLink answered 404).
+
+    Raised by the StateReader and by NvramStore adapters alike: a settle or
+    an NVRAM store that finds its LPAR gone is skipped (``lpar_gone``), never
+    retried, since the DELETE_URI that follows will forget the LPAR anyway.
+    """
 
     def __init__(self, lpar_uuid: str):
         super().__init__(f"LPAR {lpar_uuid} is gone")
@@ -134,4 +139,6 @@ class LifecycleSink(Protocol):
 class NvramStore(Protocol):
     """Stores an LPAR's NVRAM once a burst of NVRAM events has settled."""
 
-    def store(self, lpar_uuid: str, instance_uuid: str) -> None: ...
+    def store(self, lpar_uuid: str, instance_uuid: str) -> None:
+        """Fetch and keep the NVRAM; raises LparGone when the LPAR no longer
+        exists (NovaLink's 404), anything else on a failure worth a retry."""

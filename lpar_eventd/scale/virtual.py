@@ -67,7 +67,7 @@ class World:
             if spec.instance:
                 nova.add(spec.instance, spec.power_state, None, spec.vm_state,
                          resolve_host(spec.host, nova.compute_host))
-        return cls(host, nova, MemorySink(nova), MemoryNvram())
+        return cls(host, nova, MemorySink(nova), MemoryNvram(host))
 
     @property
     def compute_host(self) -> str:

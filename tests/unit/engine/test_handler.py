@@ -1,5 +1,7 @@
 """The default policy, scenario by scenario, on a fake clock."""
 
+import logging
+
 from nova.compute import power_state, task_states
 
 from prometheus_client import CollectorRegistry
@@ -372,6 +374,33 @@ class TestNvram:
         world.wait(30.0)
         assert world.nova.calls == 1
         assert world.nvram.stored == [(LPAR_A, LPAR_A.lower())]
+
+
+class TestNvramOfAGoneLpar:
+    """A store that finds the LPAR gone (nova deleting it) is a quiet skip."""
+
+    def test_it_is_skipped_not_an_error_nor_retried(self, world, caplog):
+        world.handler.ports.nvram = MemoryNvram(world.host)   # answers LparGone
+        world.state(LPAR_B, "running")
+        world.wait(20.0)                                      # its uuid form is known
+        world.feed(("MODIFY_URI", lpar_uri(LPAR_B), "NVRAM"))
+        world.wait(1.0)
+        del world.host.states[LPAR_B]                         # gone before the store
+        with caplog.at_level(logging.WARNING):
+            world.wait(5.0)
+        assert world.value("events_skipped_total", reason="lpar_gone") == 1
+        assert world.value("nvram_stores_total", result="error") == 0
+        assert world.value("retries_total", stage="nvram") == 0
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert world.handler.idle()
+
+    def test_the_anchors_count_it_as_a_failed_store_as_they_did(self, make_world):
+        world = make_world("reference")
+        world.handler.ports.nvram = MemoryNvram(world.host)
+        del world.host.states[LPAR_B]
+        world.feed(("MODIFY_URI", lpar_uri(LPAR_B), "NVRAM"))
+        assert world.value("nvram_stores_total", result="error") == 1
+        assert world.value("settle_errors_total") == 1
 
 
 class TestUnknownInput:
