@@ -68,7 +68,8 @@ def compare_table(results: Sequence[RunResult], bound: int, title: str,
                        ("nova refused: task_state", "refused_task_state")):
         lines.append(f"{label:{width}}" + "".join(
             f"{r.extra.get(key, 0):>12}" for r in results))
-    lines.append(f"lower bound (settles where nova's view had to change): {bound}")
+    lines.append(f"lower bound of nova calls (bursts in which a managed LPAR's state "
+                 f"changed): {bound}")
     if read_bound is not None:
         lines.append(f"lower bound of state reads (bursts of nova-managed LPARs): {read_bound}")
     finals = {r.policy: r.extra.get("final_power_states") for r in results}

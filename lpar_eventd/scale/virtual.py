@@ -193,15 +193,24 @@ def _settle_quantiles(events: list[Any]) -> tuple[float, float]:
 
 
 def lower_bound(scenario: Scenario, config: EngineConfig | None = None) -> int:
-    """Settles whose observed state differs from the last one acted on, for
-    nova-managed LPARs: the nova calls any debouncing policy needs.
+    """Bursts of nova-managed LPARs in which the LPAR's state changed at any
+    point: the nova calls a debouncing policy cannot save.
 
-    Each managed LPAR's PartitionState changes are cut into bursts the way
-    the settle window and max-wait cut them; a burst counts when its final
-    state differs from the previous burst's (or, for an existing LPAR, from
-    the state nova already agreed with).
+    Each managed LPAR's PartitionState events are cut into bursts the way
+    the settle window and max-wait cut them. A burst counts when the LPAR's
+    state changed at any moment of it (the scenario's truth knows every
+    state), even when it ends on the
+    state it began with: nova could have acted meanwhile (a nova start
+    writes RUNNING, then the guest halts), and only nova can say whether it
+    did, so the policy must ask it (engine/cache.py, the evidence rule). A
+    burst of sub-state events only (running -> running) needs no call.
+
+    This replaces the bound that counted only bursts ending on another
+    state than they began with: it assumed that a burst ending where it
+    began costs nothing, which is the shortcut that left nova wrong (field
+    case C8).
     """
-    return sum(1 for _, state, before in _bursts(scenario, config) if state != before)
+    return sum(1 for _, changed in _bursts(scenario, config) if changed)
 
 
 def read_lower_bound(scenario: Scenario, config: EngineConfig | None = None) -> int:
@@ -213,32 +222,40 @@ def read_lower_bound(scenario: Scenario, config: EngineConfig | None = None) -> 
 
 
 def _bursts(scenario: Scenario, config: EngineConfig | None = None
-            ) -> Iterator[tuple[str, str, str | None]]:
-    """(LPAR, final state, state before the burst) of each settle window's
-    burst of PartitionState changes of a managed LPAR, cut by the settle
-    window and max-wait as the default policy cuts them."""
+            ) -> Iterator[tuple[str, bool]]:
+    """(LPAR, whether its state changed during the burst) of each settle
+    window's burst of PartitionState events of a managed LPAR, cut by the
+    settle window and max-wait as the default policy cuts them; a burst
+    still waiting when its LPAR's DELETE_URI comes is cancelled, as the
+    policy cancels its settle."""
     config = config or EngineConfig()
     managed = scenario.managed()
-    last: dict[str, str | None] = {u: s.state for u, s in scenario.lpars.items()}
-    bursts: dict[str, tuple[float, float, str]] = {}
+    state: dict[str, str | None] = {u: s.state for u, s in scenario.lpars.items()}
+    changed: dict[str, bool] = {}
+    bursts: dict[str, tuple[float, float]] = {}
 
-    def close(lpar: str) -> tuple[str, str, str | None]:
-        _, _, state = bursts.pop(lpar)
-        before = last.get(lpar)
-        last[lpar] = state
-        return lpar, state, before
+    def close(lpar: str) -> tuple[str, bool]:
+        del bursts[lpar]
+        return lpar, changed.pop(lpar, False)
 
     for step in scenario.host_events():
         lpar = step.lpar
-        if lpar is None or lpar not in managed or step.state is None \
-                or step.event_type != "MODIFY_URI":
+        if lpar is None or lpar not in managed:
             continue
         burst = bursts.get(lpar)
         if burst is not None and (step.at - burst[1] > config.settle_seconds
                                   or step.at - burst[0] >= config.max_wait_seconds):
             yield close(lpar)
             burst = None
-        start = burst[0] if burst else step.at
-        bursts[lpar] = (start, step.at, step.state)
+        if step.event_type == "DELETE_URI":
+            bursts.pop(lpar, None)    # a settle still waiting is cancelled
+            changed.pop(lpar, None)
+            continue
+        if step.state is None or step.event_type != "MODIFY_URI":
+            continue
+        if step.state != state.get(lpar):
+            changed[lpar] = True
+        state[lpar] = step.state
+        bursts[lpar] = (burst[0] if burst else step.at, step.at)
     for lpar in list(bursts):
         yield close(lpar)
