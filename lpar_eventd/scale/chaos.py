@@ -9,7 +9,8 @@ compressed windows), and nova's own sqlite schema, written by the daemon's
 every kind (``faults.KINDS``) at random times of each storm.
 
 Per run (seed ``S + i``): a fresh copy of one nova schema (``db_sync`` is
-done once per campaign) seeded with a ``mixed`` storm's instances; a
+done once per campaign) seeded with the instances of a ``--scenario`` storm
+(``mixed`` by default; ``field`` plays the field cases' patterns); a
 simulator holding its LPARs; a daemon reading nova through a symlink (so the
 database can "disappear" for it alone); the storm played at ``--speed`` with
 its nova-api changes written by the harness; 2-6 faults from a seeded plan.
@@ -364,6 +365,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=positive_int, default=200)
     p.add_argument("--seed", type=int, default=1, help="run i uses seed S+i")
     p.add_argument("--lpars", type=positive_int, default=40)
+    p.add_argument("--scenario", default="mixed", choices=sorted(scenarios.SCENARIOS),
+                   help="the storm each run plays (e.g. field: the field cases' "
+                        "patterns on one host)")
     p.add_argument("--speed", type=positive_float, default=20.0,
                    help="time compression of the storm and the daemon's windows")
     p.add_argument("--faults", type=positive_int, nargs=2, default=(2, 6),
@@ -397,6 +401,7 @@ def run(args: argparse.Namespace) -> int:
         print("lpar-eventd-scale chaos: --faults MIN MAX needs MIN <= MAX", file=sys.stderr)
         return 2
     opts = ChaosOptions(runs=args.runs, seed=args.seed, lpars=args.lpars,
+                        scenario=args.scenario,
                         speed=args.speed, min_faults=low, max_faults=high,
                         max_restarts=args.max_restarts,
                         converge_timeout=args.converge_timeout, jobs=args.jobs,

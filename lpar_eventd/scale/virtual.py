@@ -5,7 +5,8 @@ plays nova-compute (it applies each lifecycle event to the instance's
 power_state unless the instance is gone, on another host or nova is
 mid-operation: those it refuses, and counts), so a policy's mistakes show up
 as final-state mismatches. Events close together (``batch_window``) reach
-the handler as one batch, as they would in one long-poll response.
+the handler as one batch, as they would in one long-poll response; silent
+steps change the host without an event (lost events).
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def play(scenario: Scenario, policy_name: str, config: EngineConfig | None = Non
             batch = []
         drive(handler, clock, step.at)
         world.apply(step)
-        if isinstance(step, HostEvent):
+        if isinstance(step, HostEvent) and not step.silent:
             if not batch:
                 batch_at = step.at
             batch.append(Event.parse(step.event_type, BASE_URL + step.path if step.path
@@ -199,7 +200,7 @@ def lower_bound(scenario: Scenario, config: EngineConfig | None = None) -> int:
     Each managed LPAR's PartitionState events are cut into bursts the way
     the settle window and max-wait cut them. A burst counts when the LPAR's
     state changed at any moment of it (the scenario's truth knows every
-    state), even when it ends on the
+    state, also those whose events were lost), even when it ends on the
     state it began with: nova could have acted meanwhile (a nova start
     writes RUNNING, then the guest halts), and only nova can say whether it
     did, so the policy must ask it (engine/cache.py, the evidence rule). A
@@ -208,7 +209,8 @@ def lower_bound(scenario: Scenario, config: EngineConfig | None = None) -> int:
     This replaces the bound that counted only bursts ending on another
     state than they began with: it assumed that a burst ending where it
     began costs nothing, which is the shortcut that left nova wrong (field
-    case C8).
+    case C8). Changes seen only through a lost-events resync (no event of
+    theirs reached the feed) are left out: the resync's bulk calls cover them.
     """
     return sum(1 for _, changed in _bursts(scenario, config) if changed)
 
@@ -227,7 +229,9 @@ def _bursts(scenario: Scenario, config: EngineConfig | None = None
     window's burst of PartitionState events of a managed LPAR, cut by the
     settle window and max-wait as the default policy cuts them; a burst
     still waiting when its LPAR's DELETE_URI comes is cancelled, as the
-    policy cancels its settle."""
+    policy cancels its settle. Silent steps (lost events) open no burst;
+    they count as changes of a burst they fall in, and move the truth the
+    next steps are compared with."""
     config = config or EngineConfig()
     managed = scenario.managed()
     state: dict[str, str | None] = {u: s.state for u, s in scenario.lpars.items()}
@@ -238,7 +242,7 @@ def _bursts(scenario: Scenario, config: EngineConfig | None = None
         del bursts[lpar]
         return lpar, changed.pop(lpar, False)
 
-    for step in scenario.host_events():
+    for step in scenario.host_changes():
         lpar = step.lpar
         if lpar is None or lpar not in managed:
             continue
@@ -247,15 +251,16 @@ def _bursts(scenario: Scenario, config: EngineConfig | None = None
                                   or step.at - burst[0] >= config.max_wait_seconds):
             yield close(lpar)
             burst = None
-        if step.event_type == "DELETE_URI":
+        if step.event_type == "DELETE_URI" and not step.silent:
             bursts.pop(lpar, None)    # a settle still waiting is cancelled
             changed.pop(lpar, None)
             continue
         if step.state is None or step.event_type != "MODIFY_URI":
             continue
-        if step.state != state.get(lpar):
+        if step.state != state.get(lpar) and (burst is not None or not step.silent):
             changed[lpar] = True
         state[lpar] = step.state
-        bursts[lpar] = (burst[0] if burst else step.at, step.at)
+        if not step.silent:
+            bursts[lpar] = (burst[0] if burst else step.at, step.at)
     for lpar in list(bursts):
         yield close(lpar)

@@ -104,7 +104,8 @@ class Host:
         return event
 
     def apply(self, step: HostEvent) -> None:
-        """Apply one host event to the model, then queue it."""
+        """Apply one host event to the model, then queue it (unless the
+        step is silent: the change happens, its event is lost)."""
         etype = step.event_type
         if etype in _PER_CLIENT:
             return
@@ -117,7 +118,8 @@ class Host:
             self._apply_lpar(etype, lpar, step.detail, step.state)
         elif step.state is not None:
             self._apply_vios(step.path, step.detail, step.state)
-        self.emit(etype, step.path, step.detail)
+        if not step.silent:
+            self.emit(etype, step.path, step.detail)
 
     def _apply_lpar(self, etype: str, uuid: str, detail: str, state: str | None) -> None:
         if etype == "DELETE_URI":

@@ -56,6 +56,12 @@ class TestSeeding:
         seed.create_instance(nova_db, seed.InstanceSpec(u, task_state=task_states.SPAWNING))
         assert _row(nova_db, u).vm_state == vm_states.BUILDING
 
+    def test_scenario_specs_carry_other_hosts(self):
+        sc = build("evacuated", 10, 1)
+        specs = {s.lpar_uuid: s for s in seed.specs_from_scenario(sc)}
+        away = [u for u, s in sc.lpars.items() if s.host != seed.THIS_HOST]
+        assert away and all(specs[u].host == sc.lpars[u].host for u in away)
+
     def test_scenario_specs_match_lpars(self):
         sc = build("mixed", 40, 1)
         specs = seed.specs_from_scenario(sc)

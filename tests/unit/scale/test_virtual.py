@@ -94,5 +94,14 @@ def test_a_burst_of_sub_state_events_needs_a_read_but_no_nova_call():
     assert virtual.read_lower_bound(sc) == 3
 
 
+def test_lost_changes_count_for_the_burst_they_fall_in():
+    sc = _lpar_scenario(LPAR, LPAR.lower(), [SUB_STATE])
+    # the LPAR went down and up between the two sub-state events, unseen
+    sc.steps[1:1] = [scenarios.HostEvent(11.0, "MODIFY_URI", "", "PartitionState", LPAR,
+                                         state, silent=True)
+                     for state in ("not activated", "running")]
+    assert virtual.lower_bound(sc) == 1
+
+
 def test_lpars_nova_does_not_manage_need_no_read():
     assert virtual.read_lower_bound(_lpar_scenario(LPAR, None, [REBOOT])) == 0
