@@ -674,15 +674,25 @@ class FieldBuilder(HostBuilder):
         return t + 6.0
 
 
+def _wave(name: str, lpars: int, seed: int, tail: float,
+          pattern: Callable[[FieldBuilder, int, float], object]) -> FieldBuilder:
+    """One pattern per LPAR at random times over the scenario's span (0.1 s
+    per LPAR, 30 s at least), chatter until ``tail`` seconds after it."""
+    b = FieldBuilder(name, seed)
+    b.vios()
+    span = max(30.0, lpars * 0.1)
+    for i in range(lpars):
+        pattern(b, i, b.rng.uniform(1.0, span))
+    b.chatter(0.5, span + tail, rate=2.0)
+    return b
+
+
 def reboot_wave_lost(lpars: int, seed: int) -> Scenario:
     """A wave of in-guest reboots while the feed overflows three times (3 s
     each, then MISSING_EVENTS): LPARs are listed mid-reboot by the resyncs."""
-    b = FieldBuilder("reboot-wave-lost", seed)
-    b.vios()
+    b = _wave("reboot-wave-lost", lpars, seed, 40.0,
+              lambda b, i, t: b.reboot(t, b.lpar("running"), by_nova=False))
     span = max(30.0, lpars * 0.1)
-    for _ in range(lpars):
-        b.reboot(b.rng.uniform(1.0, span), b.lpar("running"), by_nova=False)
-    b.chatter(0.5, span + 40, rate=2.0)
     for k in range(1, 4):
         start = span * k / 4
         b.lose_events(start, start + 3.0)
@@ -709,60 +719,44 @@ def evacuated(lpars: int, seed: int) -> Scenario:
 
 def cold_migration(lpars: int, seed: int) -> Scenario:
     """Half the instances are cold-migrated away (seen from the source);
-    a CACHE_CLEARED in the middle lists the stale source LPARs once more."""
-    b = FieldBuilder("cold-migration", seed)
-    b.vios()
-    span = max(30.0, lpars * 0.1)
-    for i in range(lpars):
+    a CACHE_CLEARED later lists the stale source LPARs once more."""
+    def pattern(b: FieldBuilder, i: int, t: float) -> None:
         lpar = b.lpar("running")
         if i % 2 == 0:
-            b.cold_migrate_out(b.rng.uniform(1.0, span), lpar, b.rng.uniform(90.0, 150.0))
-    b.event(span + 40.0, "CACHE_CLEARED", "")
-    b.chatter(0.5, span + 60, rate=2.0)
+            b.cold_migrate_out(t, lpar, b.rng.uniform(90.0, 150.0))
+    b = _wave("cold-migration", lpars, seed, 60.0, pattern)
+    b.event(max(30.0, lpars * 0.1) + 40.0, "CACHE_CLEARED", "")
     return b.finish()
 
 
 def shelve(lpars: int, seed: int) -> Scenario:
     """Instances shelved by nova (minutes of snapshot upload), two thirds of
     them offloaded, half of those unshelved onto this host again."""
-    b = FieldBuilder("shelve", seed)
-    b.vios()
-    span = max(30.0, lpars * 0.1)
-    for i in range(lpars):
+    def pattern(b: FieldBuilder, i: int, t: float) -> None:
         lpar = b.lpar("running")
-        t = b.shelve(b.rng.uniform(1.0, span), lpar, offload=i % 3 != 0)
+        end = b.shelve(t, lpar, offload=i % 3 != 0)
         if i % 3 == 1:
-            b.unshelve(t + b.jitter(30.0), lpar)
-    b.chatter(0.5, span + 240, rate=2.0)
-    return b.finish()
+            b.unshelve(end + b.jitter(30.0), lpar)
+    return _wave("shelve", lpars, seed, 240.0, pattern).finish()
 
 
 def nova_op_burst(lpars: int, seed: int) -> Scenario:
     """Nova's own start or stop raced by the guest inside one burst (C8):
     stopped LPARs started by nova whose guest halts again, running ones
-    stopped by nova and started again outside it."""
-    b = FieldBuilder("nova-op-burst", seed)
-    b.vios()
-    span = max(30.0, lpars * 0.1)
-    for i in range(lpars):
-        t = b.rng.uniform(20.0, span + 20.0)   # after the start-up resync
+    stopped by nova and started again outside it; all after the start-up
+    resync compared every LPAR with nova."""
+    def pattern(b: FieldBuilder, i: int, t: float) -> None:
         if i % 2:
-            b.start_then_halt(t, b.lpar("not activated"))
+            b.start_then_halt(t + 20.0, b.lpar("not activated"))
         else:
-            b.stop_then_oob_start(t, b.lpar("running"))
-    b.chatter(0.5, span + 60, rate=2.0)
-    return b.finish()
+            b.stop_then_oob_start(t + 20.0, b.lpar("running"))
+    return _wave("nova-op-burst", lpars, seed, 80.0, pattern).finish()
 
 
 def delete_nvram(lpars: int, seed: int) -> Scenario:
     """Instances deleted by nova whose NVRAM settles after the LPAR is gone."""
-    b = FieldBuilder("delete-nvram", seed)
-    b.vios()
-    span = max(30.0, lpars * 0.1)
-    for _ in range(lpars):
-        b.delete_racing_nvram(b.rng.uniform(1.0, span), b.lpar("running"))
-    b.chatter(0.5, span + 30, rate=2.0)
-    return b.finish()
+    return _wave("delete-nvram", lpars, seed, 30.0,
+                 lambda b, i, t: b.delete_racing_nvram(t, b.lpar("running"))).finish()
 
 
 def field(lpars: int, seed: int) -> Scenario:
