@@ -258,7 +258,8 @@ def _report(scenario: scenarios.Scenario, samples: dict[str, float],
             f"{r.figures.get(key, 0):>17.0f}" for r in results))
     print(f"{'final-state mismatches':26}{_mismatches(scenario, final_states, player):>15}"
           + "".join(f"{len(r.mismatches):>17}" for r in results))
-    print(f"lower bound (settles where nova's view had to change): {bound}")
+    print(f"lower bound of nova calls (bursts in which a managed LPAR's state changed): "
+          f"{bound}")
     calls = live["get_instance calls"] or 1
     for r in results[1:]:
         print(f"{r.policy}: {r.figures['get_instance_calls'] / calls:.1f}x the daemon's "

@@ -381,6 +381,16 @@ def uuid_forms(lpar_uuid: str) -> list[str]:
     return [plain] if high == plain else [plain, high]
 
 
+@dataclass
+class _Slice:
+    """One resync slice: listed states waiting for their bulk nova call, and
+    the evidence epoch of the listing (evidence from a listing taken before
+    another lost-events notice is void)."""
+
+    states: dict[str, str]
+    epoch: int
+
+
 class DefaultHandler(BaseHandler):
     """lpar_eventd's policy: debounce every PartitionState burst, ask nova once.
 
@@ -743,13 +753,3 @@ class DefaultHandler(BaseHandler):
             self.caches.doubt(uuid)
             self._schedule((STATE, uuid), self.clock.now(), cfg.settle_seconds,
                            cfg.max_wait_seconds, None)
-
-
-@dataclass
-class _Slice:
-    """One resync slice: listed states waiting for their bulk nova call, and
-    the evidence epoch of the listing (evidence from a listing taken before
-    another lost-events notice is void)."""
-
-    states: dict[str, str]
-    epoch: int
