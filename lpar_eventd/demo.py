@@ -151,7 +151,8 @@ def _report(scenario: scenarios.Scenario, samples: dict[str, float],
         key = keys.get(label, "skipped_" + label.removeprefix("skipped: "))
         print(f"{label:32}{value:>13.0f}" + "".join(
             _cell(r.figures.get(key)) for r in results))
-    print(f"lower bound (settles where nova's view had to change): {bound}")
+    print(f"lower bound of nova calls (bursts in which a managed LPAR's state changed): "
+          f"{bound}")
     calls = live["get_instance calls"] or 1
     for r in results[1:]:
         print(f"{r.policy}: {r.figures['get_instance_calls'] / calls:.1f}x the engine's "

@@ -22,7 +22,7 @@ EVENT_TYPES = ("add", "modify", "delete", "new_client", "cache_cleared",
                "missing_events", "other")
 COALESCE_KINDS = ("partition_state", "nvram")
 SKIP_REASONS = ("not_lpar", "unchanged_state", "task_state", "instance_not_found",
-                "lpar_gone", "no_transition")
+                "lpar_gone", "no_transition", "other_host")
 LOOKUP_RESULTS = ("hit", "miss", "not_found", "error")
 STATE_READ_RESULTS = ("ok", "gone", "error")
 TRANSITIONS = ("started", "stopped", "suspended", "resumed")

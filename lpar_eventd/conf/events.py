@@ -63,9 +63,10 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 
 
 def engine_config(conf: cfg.ConfigOpts, max_concurrent: int = 4) -> EngineConfig:
-    """The EngineConfig these options describe."""
+    """The EngineConfig these options (and ``[nova] compute_host``) describe."""
     ev, ca = conf.events, conf.cache
     return EngineConfig(
+        compute_host=conf.nova.compute_host,
         settle_seconds=ev.settle_seconds, max_wait_seconds=ev.max_wait_seconds,
         max_pending=ev.max_pending, nvram_settle_seconds=ev.nvram_settle_seconds,
         retry_base_seconds=ev.retry_base_seconds,

@@ -1,6 +1,8 @@
-"""[nova]: how instances are looked up."""
+"""[nova]: how instances are looked up, and which compute host we speak for."""
 
 from __future__ import annotations
+
+import socket
 
 from oslo_config import cfg
 
@@ -21,6 +23,17 @@ OPTS = [
                help="oslo.messaging URL of nova's message bus (lookup = conductor)."),
     cfg.IntOpt("max_concurrent_lookups", default=4, min=1,
                help="Settles running at once: bounds the calls on nova."),
+    # nova's own [DEFAULT] host defaults to socket.gethostname() too
+    # (nova/conf/netconf.py): on a NovaLink partition the default matches.
+    cfg.HostDomainOpt("compute_host", default=socket.gethostname(),
+                      sample_default="<current_hostname>",
+                      help="The nova compute host this daemon speaks for: the "
+                           "[DEFAULT] host of the nova-compute service on this "
+                           "NovaLink partition, as nova stores it in "
+                           "instance.host. Instances whose host is another (an "
+                           "evacuated or migrated instance's stale LPAR here) are "
+                           "skipped (reason other_host), as nova-compute's own "
+                           "power-state sync refuses them."),
 ]
 
 

@@ -218,7 +218,7 @@ class ReferenceHandler(_AnchorHandler):
             if inst is None:
                 self._skip("instance_not_found")
                 return
-        if policy.in_operation(inst.task_state):
+        if policy.reference_skips(inst.task_state):
             self._skip("task_state")
             return
         if self._emit_if_needed(uuid, inst, state, first):

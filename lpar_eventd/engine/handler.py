@@ -31,7 +31,7 @@ from lpar_eventd.engine.delayq import AddResult, DelayQueue
 from lpar_eventd.engine.events import Event, EventType, high_bit_uuid
 from lpar_eventd.engine.ports import (
     Clock, InstanceInfo, InstanceLookup, LifecycleEvent, LifecycleSink,
-    LparGone, MonotonicClock, NvramStore, StateReader, Transition)
+    LparGone, MonotonicClock, NvramStore, StateReader, Transition, local_compute_host)
 from lpar_eventd.metrics import Metrics
 
 __all__ = ["EngineConfig", "Ports", "BaseHandler", "DefaultHandler",
@@ -50,7 +50,13 @@ _UNEXPECTED_STAGE = {STATE: "lookup", NVRAM: "nvram", RESYNC: "resync", CHUNK: "
 
 @dataclass
 class EngineConfig:
-    """The engine's knobs; the daemon fills it from oslo.config [events]/[cache]."""
+    """The engine's knobs; the daemon fills it from oslo.config [events]/[cache]
+    and ``[nova] compute_host``.
+
+    ``compute_host`` is the nova compute host this daemon speaks for (nova's
+    ``CONF.host`` of the nova-compute service on this NovaLink partition);
+    instances whose ``instance.host`` differs are another host's to sync.
+    """
 
     settle_seconds: float = 15.0
     max_wait_seconds: float = 60.0
@@ -67,6 +73,7 @@ class EngineConfig:
     state_ttl_seconds: float = 3600.0
     instance_ttl_seconds: float = 3600.0
     not_found_ttl_seconds: float = 300.0
+    compute_host: str = field(default_factory=local_compute_host)
 
 
 @dataclass
@@ -172,10 +179,11 @@ class BaseHandler:
         self.metrics.skipped[reason].inc(count)
 
     def _schedule(self, key: Key, now: float, delay: float,
-                  max_wait: float | None, kind: str) -> None:
-        """Arm or push back a timer (caller holds the lock)."""
+                  max_wait: float | None, kind: str | None) -> None:
+        """Arm or push back a timer (caller holds the lock); an event's
+        (``kind``) merged into a waiting timer counts as coalesced."""
         result, forced = self.queue.add(key, now, delay, max_wait)
-        if result is AddResult.COALESCED:
+        if result is AddResult.COALESCED and kind is not None:
             self.metrics.coalesced[kind].inc()
         if forced:
             self.metrics.early_settles.inc(len(forced))
@@ -351,10 +359,19 @@ class BaseHandler:
             return
         try:
             self.ports.nvram.store(lpar_uuid, instance_uuid)
+        except LparGone as gone:
+            self._nvram_gone(lpar_uuid, gone)
+            return
         except Exception as exc:
             self.metrics.stores["error"].inc()
             raise StageFailed("nvram", lpar_uuid, exc) from exc
         self.metrics.stores["ok"].inc()
+
+    def _nvram_gone(self, lpar_uuid: str, gone: LparGone) -> None:
+        """The store found the LPAR gone. The anchors, as they shipped, count
+        it as a failed store like any other (the default policy skips it)."""
+        self.metrics.stores["error"].inc()
+        raise StageFailed("nvram", lpar_uuid, gone) from gone
 
 
 def uuid_forms(lpar_uuid: str) -> list[str]:
@@ -364,16 +381,29 @@ def uuid_forms(lpar_uuid: str) -> list[str]:
     return [plain] if high == plain else [plain, high]
 
 
+@dataclass
+class _Slice:
+    """One resync slice: listed states waiting for their bulk nova call, and
+    the evidence epoch of the listing (evidence from a listing taken before
+    another lost-events notice is void)."""
+
+    states: dict[str, str]
+    epoch: int
+
+
 class DefaultHandler(BaseHandler):
     """lpar_eventd's policy: debounce every PartitionState burst, ask nova once.
 
     Per LPAR: one settle after the burst (settle window, bounded by max-wait),
-    one state read, no nova call when the state is the one last acted on, one
-    ``get_instance`` with a cached context and uuid form otherwise, a skip
-    while nova drives an operation, and at most one lifecycle event. Lost
-    events (NEW_CLIENT, CACHE_CLEARED, MISSING_EVENTS) trigger one coalesced,
-    rate-limited resync that reads the LPAR list once and asks nova about
-    them in bulk, a slice at a time.
+    one state read, no nova call only where the evidence rule of ``cache.py``
+    proves nova's view cannot have changed, else one ``get_instance`` with a
+    cached context and uuid form; a skip for instances of another compute
+    host and while nova drives an operation (any task_state), and at most one
+    lifecycle event. Lost events (NEW_CLIENT, CACHE_CLEARED, MISSING_EVENTS)
+    trigger one coalesced, rate-limited resync that reads the LPAR list once
+    and asks nova about them in bulk, a slice at a time; a listed state is a
+    sample, never a decision: an LPAR whose listing and nova disagree goes
+    through its ordinary settle (window, re-read, decision).
     """
 
     name = "default"
@@ -387,10 +417,10 @@ class DefaultHandler(BaseHandler):
         self._context: Any = None
         self._resync_reasons: set[str] = set()
         self._last_resync = float("-inf")
-        # resync slices waiting for their bulk call: id -> {uuid: listed state};
-        # an LPAR that reports a change meanwhile leaves its slice (the listed
-        # state is stale then, and its own settle will read the new one)
-        self._chunks: dict[int, dict[str, str]] = {}
+        # resync slices waiting for their bulk call; an LPAR that reports a
+        # change meanwhile leaves its slice (the listed state is stale then,
+        # and its own settle will read the new one)
+        self._chunks: dict[int, _Slice] = {}
         self._chunk_of: dict[str, int] = {}
         self._chunk_ids = 0
 
@@ -403,6 +433,7 @@ class DefaultHandler(BaseHandler):
                 etype = event.type
                 uuid = event.lpar_uuid
                 if etype.loses_events:
+                    self.caches.doubt_all()
                     self._request_resync(etype.metric_label, event.received_at)
                     continue
                 if uuid is None:
@@ -412,6 +443,7 @@ class DefaultHandler(BaseHandler):
                 if etype is EventType.MODIFY_URI:
                     if event.is_partition_state:
                         self._leave_chunk(uuid)
+                        self.caches.note_event(uuid)
                         self._schedule((STATE, uuid), event.received_at,
                                        cfg.settle_seconds, cfg.max_wait_seconds,
                                        "partition_state")
@@ -457,11 +489,19 @@ class DefaultHandler(BaseHandler):
             self._settle_chunk(ident, first)
 
     def _settle_state(self, uuid: str, first: float) -> None:
+        """Read once; skip nova only on evidence (cache.py); else decide.
+
+        A failure (raised StageFailed) leaves the events counted, so the
+        retry answers for them; every other ending consumes what it saw.
+        """
         with self._lock:
+            seen = self.caches.events_seen(uuid)
+            epoch = self.caches.epoch
             unmanaged = uuid in self.caches.not_found
         if unmanaged:  # nova does not know it: not even worth a NovaLink read
             self.metrics.instance_cache_hits.inc()
             self._skip("instance_not_found")
+            self._settled(uuid, seen)
             return
         try:
             state = self._read_state(uuid)
@@ -472,33 +512,54 @@ class DefaultHandler(BaseHandler):
                 self.caches.forget(uuid)
             LOG.info("LPAR %s is gone from NovaLink: dropped", uuid)
             return
+        flushed = self.clock.now() - first >= self.config.max_wait_seconds - 1e-6
         with self._lock:
-            unchanged = self.caches.last_state.get(uuid) == state
+            unchanged = not flushed and self.caches.may_skip(uuid, state, seen)
         if unchanged:
             self._skip("unchanged_state")
+            self._settled(uuid, seen)
+            LOG.debug("LPAR %s is still %s after one event: nova not asked", uuid, state)
             return
         found = self._lookup(uuid)
         if found is None:
             self._skip("instance_not_found")
+            self._settled(uuid, seen)
             return
-        self._decide(uuid, found, state, first)
-
-    def _decide(self, uuid: str, inst: InstanceInfo, state: str, first: float) -> None:
-        """task_state skip, translation, at most one emission."""
-        if policy.in_operation(inst.task_state):
-            self._skip("task_state")
-            with self._lock:
-                self.caches.last_state.pop(uuid, None)
-            LOG.debug("LPAR %s is %s but nova is %s: skipped", uuid, state,
-                      inst.task_state)
+        if self._nova_declines(uuid, found, state):
+            self._settled(uuid, seen)
             return
-        transition = policy.translate(state, inst.power_state)
+        transition = policy.translate(state, found.power_state)
         if transition is not None:
-            self._emit(uuid, inst, transition, state, first)
+            self._emit(uuid, found, transition, state, first)
         else:
             self._skip("no_transition")
+        self._settled(uuid, seen, state, epoch)
+
+    def _settled(self, uuid: str, seen: int, compared: str | None = None,
+                 epoch: int = 0) -> None:
+        """End of a settle: consume its events; keep evidence only of a
+        comparison with nova (``compared``), else drop it (cache.py)."""
         with self._lock:
-            self.caches.last_state[uuid] = state
+            self.caches.consume(uuid, seen)
+            if compared is None:
+                self.caches.doubt(uuid)
+            else:
+                self.caches.confirm(uuid, compared, epoch)
+
+    def _nova_declines(self, uuid: str, inst: InstanceInfo, state: str) -> bool:
+        """nova-compute's own refusals, counted: another host's instance, or
+        an operation in flight (any task_state). See policy.py."""
+        if inst.host != self.config.compute_host:
+            self._skip("other_host")
+            LOG.info("LPAR %s is %s but instance %s is on host %s, not %s: skipped",
+                     uuid, state, inst.uuid, inst.host, self.config.compute_host)
+            return True
+        if policy.nova_is_busy(inst.task_state):
+            self._skip("task_state")
+            LOG.debug("LPAR %s is %s but nova is %s: skipped", uuid, state,
+                      inst.task_state)
+            return True
+        return False
 
     def _context_once(self) -> Any:
         """The one admin context (nova's get_admin_context is cheap, no I/O)."""
@@ -574,6 +635,13 @@ class DefaultHandler(BaseHandler):
             instance_uuid = inst.uuid
         self._store_nvram(uuid, instance_uuid)
 
+    def _nvram_gone(self, lpar_uuid: str, gone: LparGone) -> None:
+        """The LPAR was deleted before its NVRAM settled (nova deleting the
+        instance: nova's 'inherent yet benign race'): dropped like a settle
+        that finds it gone, neither an error nor retried."""
+        self._skip("lpar_gone")
+        LOG.info("LPAR %s is gone from NovaLink: its NVRAM store is dropped", lpar_uuid)
+
     # -- resync -----------------------------------------------------------
     def _resync(self) -> None:
         """Read the LPAR list once; forget the gone; verify the rest in slices."""
@@ -598,7 +666,8 @@ class DefaultHandler(BaseHandler):
             size = max(1, cfg.resync_batch_size)
             for n, start in enumerate(range(0, len(items), size)):
                 self._chunk_ids += 1
-                self._chunks[self._chunk_ids] = dict(items[start:start + size])
+                self._chunks[self._chunk_ids] = _Slice(dict(items[start:start + size]),
+                                                       self.caches.epoch)
                 for uuid, _ in items[start:start + size]:
                     self._chunk_of[uuid] = self._chunk_ids
                 self.queue.add((CHUNK, self._chunk_ids), now,
@@ -609,31 +678,33 @@ class DefaultHandler(BaseHandler):
     def _forget_chunks(self) -> None:
         self._chunks.clear()
         self._chunk_of.clear()
+        self.caches.events.clear()
 
     def _leave_chunk(self, uuid: str) -> None:
         """Drop an LPAR from the resync slice waiting for it (lock held)."""
         chunk_id = self._chunk_of.pop(uuid, None)
-        if chunk_id is not None:
-            self._chunks.get(chunk_id, {}).pop(uuid, None)
+        if chunk_id is not None and chunk_id in self._chunks:
+            self._chunks[chunk_id].states.pop(uuid, None)
 
     def _drop_chunk(self, chunk_id: int) -> None:
         """A slice is done: forget it and its reverse index (lock held)."""
-        for uuid in self._chunks.pop(chunk_id, {}):
+        chunk = self._chunks.pop(chunk_id, None)
+        for uuid in chunk.states if chunk else ():
             if self._chunk_of.get(uuid) == chunk_id:
                 del self._chunk_of[uuid]
 
     def _known(self) -> set[str]:
-        caches = self.caches
-        known = set(caches.last_state) | set(caches.instance_uuid)
+        known = self.caches.known()
         known.update(k[1] for k in self.queue.keys() if k[0] in (STATE, NVRAM))
         return known
 
     def _settle_chunk(self, chunk_id: int, first: float) -> None:
         """Verify one slice of listed LPARs with one bulk nova call."""
         with self._lock:
-            items = [(u, s) for u, s in self._chunks.get(chunk_id, {}).items()
+            chunk = self._chunks.get(chunk_id)
+            items = [(u, s) for u, s in (chunk.states.items() if chunk else ())
                      if (STATE, u) not in self.queue and not self.queue.is_processing((STATE, u))]
-            if not items:
+            if not items or chunk is None:
                 self._drop_chunk(chunk_id)
                 return
         forms = {form: uuid for uuid, _ in items for form in uuid_forms(uuid)}
@@ -647,21 +718,38 @@ class DefaultHandler(BaseHandler):
             self._drop_chunk(chunk_id)
         by_lpar = {forms[form]: (form, inst) for form, inst in found.items() if form in forms}
         for uuid, state in items:
-            self._verify_listed(uuid, state, by_lpar.get(uuid), first)
+            self._verify_listed(uuid, state, by_lpar.get(uuid), chunk.epoch)
 
     def _verify_listed(self, uuid: str, state: str,
-                       found: tuple[str, InstanceInfo] | None, first: float) -> None:
-        """One listed LPAR of a resync slice; a failure re-queues just that LPAR."""
+                       found: tuple[str, InstanceInfo] | None, epoch: int) -> None:
+        """One listed LPAR of a resync slice: a sample, never a decision.
+
+        Where the listing and nova agree (nothing to emit) the agreement is
+        recorded as evidence; where nova declines (another host, a task in
+        flight) nothing is recorded; where they disagree, the LPAR's
+        ordinary settle is scheduled: the listing may have caught a step of
+        a reboot (a 3 s 'not activated'), and only a state that holds for
+        the settle window, read again, may reach nova.
+        """
         with self._lock:
             self._remember(uuid, found[0] if found else None)
         if found is None:
             self._skip("instance_not_found")
             return
-        try:
-            self._decide(uuid, found[1], state, first)
-        except StageFailed as failure:
-            LOG.warning("%s during resync: will settle it again", failure)
-            self.metrics.retried[failure.stage].inc()
+        inst = found[1]
+        if self._nova_declines(uuid, inst, state):
             with self._lock:
-                self.queue.add((STATE, uuid), self.clock.now(),
-                               self.config.retry_base_seconds)
+                self.caches.doubt(uuid)
+            return
+        if policy.translate(state, inst.power_state) is None:
+            self._skip("no_transition")
+            with self._lock:
+                self.caches.confirm(uuid, state, epoch)
+            return
+        LOG.info("Resync lists LPAR %s as %s but nova's power_state is %s: "
+                 "settling it", uuid, state, inst.power_state)
+        cfg = self.config
+        with self._lock:
+            self.caches.doubt(uuid)
+            self._schedule((STATE, uuid), self.clock.now(), cfg.settle_seconds,
+                           cfg.max_wait_seconds, None)

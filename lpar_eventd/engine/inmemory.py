@@ -9,11 +9,17 @@ its next N calls, so tests can play an unreliable NovaLink or nova.
     sink = MemorySink(nova)        # plays nova-compute: applies what it hears
     handler = DefaultHandler(Ports(host, nova, sink), clock=clock)
     drive(handler, clock, until=clock.now() + 60)
+
+Instances run on the world's own compute host unless told otherwise
+(``MemoryNova.compute_host``, by default this machine's name, as
+``EngineConfig.compute_host``), so a test that never mentions hosts plays
+"this host"; ``add(..., host="compute-b")`` puts one on another host.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Iterable, Mapping
@@ -21,10 +27,11 @@ from collections.abc import Iterable, Mapping
 from nova.compute import power_state
 
 from lpar_eventd.engine import policy
-from lpar_eventd.engine.ports import InstanceInfo, LifecycleEvent, LparGone
+from lpar_eventd.engine.ports import (
+    InstanceInfo, LifecycleEvent, LparGone, local_compute_host)
 
 __all__ = ["FakeClock", "MemoryHost", "MemoryNova", "MemorySink", "MemoryNvram",
-           "drive", "InjectedFailure"]
+           "NovaInstance", "OWN_HOST", "drive", "InjectedFailure"]
 
 
 class InjectedFailure(ConnectionError):
@@ -88,24 +95,46 @@ class NovaInstance:
     """A nova instance row as the engine sees it (mutable, unlike InstanceInfo)."""
 
     uuid: str
-    power_state: int = power_state.NOSTATE
-    task_state: str | None = None
+    power_state: int
+    task_state: str | None
+    vm_state: str
+    host: str | None
 
     def info(self) -> InstanceInfo:
-        return InstanceInfo(self.uuid, self.task_state, self.power_state)
+        return InstanceInfo(self.uuid, self.task_state, self.power_state,
+                            self.vm_state, self.host)
+
+
+class _OwnHost:
+    """``MemoryNova.add``'s default host: the world's own compute host."""
+
+
+OWN_HOST = _OwnHost()
 
 
 @dataclass
 class MemoryNova(_Faulty):
-    """Nova's instances (the InstanceLookup port)."""
+    """Nova's instances (the InstanceLookup port), on ``compute_host`` and others.
+
+    ``refused`` counts the lifecycle events ``apply`` did not act on, by the
+    reason nova-compute would give (``other_host``, ``task_state``,
+    ``not_found``).
+    """
 
     instances: dict[str, NovaInstance] = field(default_factory=dict)
     calls: int = 0
     contexts: int = 0
+    compute_host: str = field(default_factory=local_compute_host)
+    refused: Counter[str] = field(default_factory=Counter)
 
     def add(self, uuid: str, power: int = power_state.NOSTATE,
-            task_state: str | None = None) -> NovaInstance:
-        inst = NovaInstance(uuid.lower(), power, task_state)
+            task_state: str | None = None, vm_state: str | None = None,
+            host: str | None | _OwnHost = OWN_HOST) -> NovaInstance:
+        """An instance; vm_state defaults to what its power_state implies,
+        host to the world's own compute host (None: no host, e.g. offloaded)."""
+        inst = NovaInstance(uuid.lower(), power, task_state,
+                            vm_state or policy.implied_vm_state(power, task_state),
+                            self.compute_host if isinstance(host, _OwnHost) else host)
         self.instances[inst.uuid] = inst
         return inst
 
@@ -131,9 +160,17 @@ class MemoryNova(_Faulty):
         return out
 
     def apply(self, event: LifecycleEvent) -> None:
-        """What nova-compute does with a lifecycle event: sync its power_state."""
+        """What nova-compute does with a lifecycle event: sync its power_state,
+        unless the instance is gone, on another host or mid-operation (the
+        refusals of nova's ``_sync_instance_power_state``)."""
         inst = self.instances.get(event.instance_uuid)
-        if inst is not None and inst.task_state is None:
+        if inst is None:
+            self.refused["not_found"] += 1
+        elif inst.host != self.compute_host:
+            self.refused["other_host"] += 1
+        elif inst.task_state is not None:
+            self.refused["task_state"] += 1
+        else:
             inst.power_state = policy.applied_power_state(event.transition)
 
 
@@ -152,13 +189,20 @@ class MemorySink(_Faulty):
 
 
 class MemoryNvram(_Faulty):
-    """Records NVRAM stores as (lpar uuid, instance uuid)."""
+    """Records NVRAM stores as (lpar uuid, instance uuid).
 
-    def __init__(self) -> None:
+    Given the ``host`` whose LPARs it reads, a store for an LPAR no longer
+    on it raises LparGone, as the real stores do on NovaLink's 404.
+    """
+
+    def __init__(self, host: MemoryHost | None = None) -> None:
         self.stored: list[tuple[str, str]] = []
+        self._host = host
 
     def store(self, lpar_uuid: str, instance_uuid: str) -> None:
         self._maybe_fail("nvram")
+        if self._host is not None and lpar_uuid not in self._host.states:
+            raise LparGone(lpar_uuid)
         self.stored.append((lpar_uuid, instance_uuid))
 
 

@@ -1,21 +1,34 @@
 """What nova should hear, given PowerVM's state and nova's view of the instance.
 
-Pure functions over nova's own constants: nova.compute.task_states for the
-in-operation list (while nova drives an operation it sets the power state
-itself, so a PowerVM-driven event would race it) and nova.compute.power_state
-for the "already known" checks that keep nova from hearing what it knows.
+Pure functions over nova's own constants. Two rules decide whether nova may
+hear anything at all, each taken from nova-compute's own power-state sync
+(``ComputeManager._sync_instance_power_state``), which refuses to act
+
+* on an instance whose ``host`` is not its own host (evacuated, cold
+  migrated, or live migrated away; also ``host`` None: ``self.host != None``),
+* and on an instance whose ``task_state`` is not None, whatever its value:
+  while nova drives an operation it sets the power state itself, and a
+  PowerVM-driven event would race it (``nova_is_busy``).
+
+The 2017 reference skipped only a fixed list of "in-operation" task states
+(``REFERENCE_TASK_STATES``): such a list always lags nova's (shelve's
+``shelving_image_uploading`` is missing from it, for one), so only the
+``reference`` anchor policy still uses it. nova.compute.power_state gives the
+"already known" checks that keep nova from hearing what it knows.
 """
 
 from __future__ import annotations
 
-from nova.compute import power_state, task_states
+from nova.compute import power_state, task_states, vm_states
 
 from lpar_eventd.engine.ports import Transition
 
-__all__ = ["IN_OPERATION_TASK_STATES", "translate", "in_operation",
-           "expected_power_state", "STARTED_STATES", "STOPPED_STATES"]
+__all__ = ["REFERENCE_TASK_STATES", "translate", "nova_is_busy", "reference_skips",
+           "expected_power_state", "implied_vm_state", "STARTED_STATES",
+           "STOPPED_STATES"]
 
-IN_OPERATION_TASK_STATES: frozenset[str] = frozenset({
+#: The reference policy's fixed "in-operation" list (kept as it shipped).
+REFERENCE_TASK_STATES: frozenset[str] = frozenset({
     task_states.SPAWNING, task_states.RESIZE_MIGRATING,
     task_states.RESIZE_REVERTING, task_states.REBOOTING,
     task_states.REBOOT_PENDING, task_states.REBOOT_PENDING_HARD,
@@ -73,8 +86,14 @@ def translate(pvm_state: str, nova_power_state: int, *,
     return row[0]
 
 
-def in_operation(task_state: str | None) -> bool:
-    return task_state in IN_OPERATION_TASK_STATES
+def nova_is_busy(task_state: str | None) -> bool:
+    """nova's own rule: any task_state means an operation is in flight."""
+    return task_state is not None
+
+
+def reference_skips(task_state: str | None) -> bool:
+    """The 2017 reference's rule: only task states of its fixed list."""
+    return task_state in REFERENCE_TASK_STATES
 
 
 def applied_power_state(transition: Transition) -> int:
@@ -91,3 +110,22 @@ def expected_power_state(pvm_state: str) -> int | None:
     """
     row = _SETTLED_TABLE.get(normalize_state(pvm_state))
     return None if row is None else row[1]
+
+
+# The vm_state nova keeps with a settled power_state (nova-api's and
+# nova-compute's end states of start, stop, suspend, pause; crash is error).
+_VM_STATE_OF_POWER = {
+    power_state.RUNNING: vm_states.ACTIVE,
+    power_state.SHUTDOWN: vm_states.STOPPED,
+    power_state.SUSPENDED: vm_states.SUSPENDED,
+    power_state.PAUSED: vm_states.PAUSED,
+    power_state.CRASHED: vm_states.ERROR,
+}
+
+
+def implied_vm_state(nova_power_state: int, task_state: str | None = None) -> str:
+    """The vm_state of an instance with this power_state when nothing else
+    says otherwise: building while spawning or without a power state."""
+    if task_state == task_states.SPAWNING:
+        return vm_states.BUILDING
+    return _VM_STATE_OF_POWER.get(nova_power_state, vm_states.BUILDING)

@@ -9,6 +9,7 @@ narrow is what lets the same handler run on a virtual clock in benchmarks.
 from __future__ import annotations
 
 import enum
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -17,12 +18,17 @@ from collections.abc import Iterable, Mapping
 __all__ = [
     "Clock", "MonotonicClock", "EventSource", "StateReader", "InstanceLookup",
     "LifecycleSink", "NvramStore", "InstanceInfo", "Transition",
-    "LifecycleEvent", "LparGone",
+    "LifecycleEvent", "LparGone", "local_compute_host",
 ]
 
 
 class LparGone(Exception):
-    """The LPAR no longer exists on the host (NovaLink answered 404)."""
+    """The LPAR no longer exists on the host (NovaLink answered 404).
+
+    Raised by the StateReader and by NvramStore adapters alike: a settle or
+    an NVRAM store that finds its LPAR gone is skipped (``lpar_gone``), never
+    retried, since the DELETE_URI that follows will forget the LPAR anyway.
+    """
 
     def __init__(self, lpar_uuid: str):
         super().__init__(f"LPAR {lpar_uuid} is gone")
@@ -61,13 +67,32 @@ class StateReader(Protocol):
         """Every LPAR on the host with its state, in one read (for resync)."""
 
 
+def local_compute_host() -> str:
+    """This machine's name as nova-compute names its host by default.
+
+    nova's ``[DEFAULT] host`` option defaults to ``socket.gethostname()``
+    (nova/conf/netconf.py); instance.host holds that value for every
+    instance the compute service on this machine runs. lpar_eventd's
+    ``[nova] compute_host`` and the in-memory nova default to the same.
+    """
+    return socket.gethostname()
+
+
 @dataclass(frozen=True, slots=True)
 class InstanceInfo:
-    """What the engine needs of a nova instance, read fresh for each decision."""
+    """What the engine needs of a nova instance, read fresh for each decision.
+
+    ``host`` is the compute host nova says runs the instance (None while it
+    has none: unscheduled, or shelved offloaded); nova-compute only syncs the
+    power state of instances on its own host, and neither does the engine.
+    ``vm_state`` is nova's vm_state (active, stopped, shelved_offloaded, ...).
+    """
 
     uuid: str
     task_state: str | None
     power_state: int
+    vm_state: str
+    host: str | None
 
 
 class InstanceLookup(Protocol):
@@ -114,4 +139,6 @@ class LifecycleSink(Protocol):
 class NvramStore(Protocol):
     """Stores an LPAR's NVRAM once a burst of NVRAM events has settled."""
 
-    def store(self, lpar_uuid: str, instance_uuid: str) -> None: ...
+    def store(self, lpar_uuid: str, instance_uuid: str) -> None:
+        """Fetch and keep the NVRAM; raises LparGone when the LPAR no longer
+        exists (NovaLink's 404), anything else on a failure worth a retry."""

@@ -2,8 +2,9 @@
 
 Both modes run nova's own object code, ``Instance.get_by_uuid`` and
 ``InstanceList.get_by_filters``, asking only for the columns the engine
-needs (``expected_attrs=[]``: power_state, task_state, uuid come with every
-instance row). They differ only in where the object calls go:
+needs (``expected_attrs=[]``: uuid, power_state, task_state, vm_state and
+host are columns of the instance row, so they come without a join). They
+differ only in where the object calls go:
 
 * ``database``: straight to a nova cell database (``NovaDatabase``): the
   embedded sqlite of the demo and the tests, or any SQLAlchemy URL.
@@ -19,7 +20,8 @@ counts, logs and retries with backoff.
 
     lookup = DatabaseLookup(connection=sqlite_url("/tmp/nova.sqlite"))
     ctx = lookup.admin_context()
-    lookup.get_instance(ctx, "0e6c...")   # InstanceInfo(uuid, task_state, power_state)
+    lookup.get_instance(ctx, "0e6c...")   # InstanceInfo(uuid, task_state, power_state,
+                                          #              vm_state, host)
 """
 
 from __future__ import annotations
@@ -90,7 +92,8 @@ class NovaObjectsLookup:
 
 
 def _info(inst: Any) -> InstanceInfo:
-    return InstanceInfo(inst.uuid, inst.task_state, inst.power_state)
+    return InstanceInfo(inst.uuid, inst.task_state, inst.power_state, inst.vm_state,
+                        inst.host)
 
 
 class DatabaseLookup(NovaObjectsLookup):

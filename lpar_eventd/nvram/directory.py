@@ -9,7 +9,9 @@ same directory, is flushed to disk, then renamed over the old file
 (``os.replace``), so a reader or a crash sees the old NVRAM or the new, never
 half of one. An unchanged NVRAM is not rewritten.
 
-A failed fetch or write raises (the engine counts and retries).
+A failed fetch or write raises (the engine counts and retries); a fetch
+that finds the LPAR gone raises ``LparGone`` (the pypowervm fetcher does on
+NovaLink's 404), which the engine skips as ``lpar_gone`` without a retry.
 
     store = DirectoryStore("/var/lib/lpar_eventd/nvram", fetch=novalink_nvram)
     store.store("0E6C...", "0e6c...")

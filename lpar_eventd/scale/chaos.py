@@ -10,7 +10,8 @@ and nova's own sqlite schema (one ``testbed.hoststack.HostStack`` per run)
 each storm.
 
 Per run (seed ``S + i``): a fresh copy of one nova schema (``db_sync`` is
-done once per campaign) seeded with a ``mixed`` storm's instances; a
+done once per campaign) seeded with the instances of a ``--scenario`` storm
+(``mixed`` by default; ``field`` plays the field cases' patterns); a
 simulator holding its LPARs; nova-compute reading its database through a
 symlink (so the database can "disappear" for it alone, the harness's
 nova-api writes keep working); the storm played at ``--speed``; 2-6 faults
@@ -326,6 +327,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=positive_int, default=200)
     p.add_argument("--seed", type=int, default=1, help="run i uses seed S+i")
     p.add_argument("--lpars", type=positive_int, default=40)
+    p.add_argument("--scenario", default="mixed", choices=sorted(scenarios.SCENARIOS),
+                   help="the storm each run plays (e.g. field: the field cases' "
+                        "patterns on one host)")
     p.add_argument("--speed", type=positive_float, default=20.0,
                    help="time compression of the storm and the daemon's windows")
     p.add_argument("--faults", type=positive_int, nargs=2, default=(2, 6),
@@ -359,6 +363,7 @@ def run(args: argparse.Namespace) -> int:
         print("lpar-eventd-scale chaos: --faults MIN MAX needs MIN <= MAX", file=sys.stderr)
         return 2
     opts = ChaosOptions(runs=args.runs, seed=args.seed, lpars=args.lpars,
+                        scenario=args.scenario,
                         speed=args.speed, min_faults=low, max_faults=high,
                         max_restarts=args.max_restarts,
                         converge_timeout=args.converge_timeout, jobs=args.jobs,

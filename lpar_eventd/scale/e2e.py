@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lpar_eventd.metrics import SKIP_REASONS
 from lpar_eventd.scale import nova_judge, scenarios, virtual
 from lpar_eventd.scale.nova_judge import NovaView
 from lpar_eventd.scale.scenarios import HostEvent, Scenario
@@ -75,8 +76,6 @@ MAX_WAIT_SECONDS = dict(WINDOWS)["max_wait_seconds"]
 PREFIX = "lpar_eventd_"
 # figure column -> metric (summed over its labels), as virtual.FIGURES names them
 COLUMNS = {column: PREFIX + name for column, name, _ in virtual.FIGURES}
-SKIP_REASONS = ("unchanged_state", "task_state", "instance_not_found", "lpar_gone",
-                "no_transition", "not_lpar")
 # what the time series keeps (summed over hosts)
 SERIES = ("events_received", "get_instance_calls", "state_reads", "lifecycle_events")
 

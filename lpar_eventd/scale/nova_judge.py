@@ -36,6 +36,7 @@ from typing import Any
 from nova.compute import power_state, task_states, vm_states
 
 from lpar_eventd.engine import policy
+from lpar_eventd.nova.hosts import resolve_host
 from lpar_eventd.scale.nova_rules import (
     DEFAULT_HOST, NovaInstance, NovaRules, nova_power_state, vm_state_for)
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
@@ -102,10 +103,11 @@ class NovaView:
 
 def stopped_intervals(scenario: Scenario) -> dict[str, list[tuple[float, float]]]:
     """Per LPAR, the scripted spans in a stopped-class state: [start, end)
-    (end: the next state that is not stopped-class; inf when none)."""
+    (end: the next state that is not stopped-class; inf when none). Silent
+    steps count: the truth is what the host did, seen on the feed or not."""
     out: dict[str, list[tuple[float, float]]] = {}
     since: dict[str, float] = {}
-    for step in scenario.host_events():
+    for step in scenario.host_changes():
         if step.lpar is None or step.state is None:
             continue
         stopped = policy.normalize_state(step.state) in policy.STOPPED_STATES
@@ -129,9 +131,10 @@ class _TruthWorld:
         self.nova = NovaRules(host, self._driver_state, self._power_off)
         for spec in scenario.lpars.values():
             if spec.instance:
-                self.nova.add(NovaInstance(spec.instance.lower(),
-                                           vm_state_for(spec.power_state),
-                                           spec.power_state, None, host))
+                self.nova.add(NovaInstance(
+                    spec.instance.lower(),
+                    spec.vm_state or policy.implied_vm_state(spec.power_state),
+                    spec.power_state, None, resolve_host(spec.host, host)))
         self.spawning: set[str] = set()
 
     def _driver_state(self, instance: str) -> int:
@@ -172,8 +175,9 @@ class _TruthWorld:
             power = step.power_state or power_state.NOSTATE
             building = step.task_state == task_states.SPAWNING
             self.nova.add(NovaInstance(
-                uuid, vm_states.BUILDING if building else vm_state_for(power), power,
-                step.task_state, getattr(step, "host", None) or self.nova.host,
+                uuid, step.vm_state or policy.implied_vm_state(power, step.task_state),
+                power, step.task_state,
+                resolve_host(step.host, self.nova.host) if step.host else self.nova.host,
                 launched=not building))
             return
         inst = self.nova.get(uuid)
@@ -186,10 +190,10 @@ class _TruthWorld:
         if step.power_state is not None:
             inst.power_state = step.power_state
             inst.vm_state = vm_state_for(step.power_state, inst.vm_state)
-        if getattr(step, "vm_state", None) is not None:
+        if step.vm_state is not None:
             inst.vm_state = step.vm_state
-        if getattr(step, "host", None) is not None:
-            inst.host = step.host
+        if step.host is not None:
+            inst.host = resolve_host(step.host, self.nova.host)
         if inst.vm_state == vm_states.ACTIVE:
             inst.launched = True
 

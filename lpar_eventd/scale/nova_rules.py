@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 
 from nova.compute import power_state, vm_states
 
+from lpar_eventd.engine import policy
+
 __all__ = ["NovaInstance", "Reaction", "NovaRules", "nova_power_state", "vm_state_for",
            "TRANSITION_POWER", "DEFAULT_HOST"]
 
@@ -75,18 +77,11 @@ def nova_power_state(partition_state: str | None) -> int:
     return _BY_STATE.get((partition_state or "").strip().lower(), power_state.NOSTATE)
 
 
-#: The vm_state nova shows with each power_state once its operations are
-#: over (how the harness seeds instances and ends nova's own operations).
-_VM_STATE_FOR = {
-    power_state.RUNNING: vm_states.ACTIVE, power_state.SHUTDOWN: vm_states.STOPPED,
-    power_state.SUSPENDED: vm_states.SUSPENDED, power_state.PAUSED: vm_states.PAUSED,
-    power_state.CRASHED: vm_states.ERROR,
-}
-
-
 def vm_state_for(power: int, default: str = vm_states.BUILDING) -> str:
-    """The vm_state that goes with ``power`` when no operation is running."""
-    return _VM_STATE_FOR.get(power, default)
+    """The vm_state that goes with ``power`` once nova's operations are over
+    (``policy.implied_vm_state``); ``default`` when a power state implies none."""
+    implied = policy.implied_vm_state(power)
+    return default if implied == vm_states.BUILDING else implied
 
 
 @dataclass

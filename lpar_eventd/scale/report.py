@@ -19,6 +19,7 @@ ROWS = [
     ("skipped: instance not found", "skipped_instance_not_found"),
     ("skipped: LPAR gone", "skipped_lpar_gone"),
     ("skipped: no transition", "skipped_no_transition"),
+    ("skipped: other host", "skipped_other_host"),
     ("get_instance calls", "get_instance_calls"),
     ("NovaLink state reads", "state_reads"),
     ("lifecycle events", "lifecycle_events"),
@@ -70,7 +71,12 @@ def compare_table(results: Sequence[RunResult], bound: int, title: str,
         f"{r.extra.get('pending_after', 0):>12}" for r in results))
     lines.append(f"{'timers left in table':{width}}" + "".join(
         f"{r.extra.get('leaked_timers', 0):>12}" for r in results))
-    lines.append(f"lower bound (settles where nova's view had to change): {bound}")
+    for label, key in (("nova refused: other host", "refused_other_host"),
+                       ("nova refused: task_state", "refused_task_state")):
+        lines.append(f"{label:{width}}" + "".join(
+            f"{r.extra.get(key, 0):>12}" for r in results))
+    lines.append(f"lower bound of nova calls (bursts in which a managed LPAR's state "
+                 f"changed): {bound}")
     if read_bound is not None:
         lines.append(f"lower bound of state reads (bursts of nova-managed LPARs): {read_bound}")
     finals = {r.policy: r.extra.get("final_power_states") for r in results}

@@ -294,7 +294,8 @@ def _engine_traced() -> int:
 
 def _sizes(handler: DefaultHandler, world: World) -> dict[str, int]:
     c = handler.caches
-    return {"last_state": len(c.last_state), "instance_uuid": len(c.instance_uuid),
+    return {"evidence": len(c.evidence), "events": len(c.events),
+            "instance_uuid": len(c.instance_uuid),
             "not_found": len(c.not_found), "queue": len(handler.queue),
             "attempts": len(handler._attempts), "resync_slices": len(handler._chunks),
             "lpars": len(world.host.states), "instances": len(world.nova.instances)}

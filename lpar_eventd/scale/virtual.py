@@ -2,9 +2,11 @@
 
 The world is the in-memory host and nova of ``engine.inmemory``; the sink
 plays nova-compute (it applies each lifecycle event to the instance's
-power_state unless nova is mid-operation), so a policy's mistakes show up as
-final-state mismatches. Events close together (``batch_window``) reach the
-handler as one batch, as they would in one long-poll response.
+power_state unless the instance is gone, on another host or nova is
+mid-operation: those it refuses, and counts), so a policy's mistakes show up
+as final-state mismatches. Events close together (``batch_window``) reach
+the handler as one batch, as they would in one long-poll response; silent
+steps change the host without an event (lost events).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from lpar_eventd.engine.handler import EngineConfig, Ports
 from lpar_eventd.engine.inmemory import (
     FakeClock, MemoryHost, MemoryNova, MemoryNvram, MemorySink, drive)
 from lpar_eventd.engine.registry import make_handler
-from lpar_eventd.metrics import Metrics
+from lpar_eventd.metrics import SKIP_REASONS, Metrics
+from lpar_eventd.nova.hosts import resolve_host
 from lpar_eventd.scale import oracle
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
 
@@ -46,7 +49,11 @@ FIGURES: list[tuple[str, str, None]] = [
 
 @dataclass
 class World:
-    """The in-memory host and nova a scenario plays on."""
+    """The in-memory host and nova a scenario plays on.
+
+    ``nova.compute_host`` is the compute host playing the scenario (its
+    THIS_HOST; the engine's ``compute_host`` must be the same).
+    """
 
     host: MemoryHost
     nova: MemoryNova
@@ -54,13 +61,18 @@ class World:
     nvram: MemoryNvram
 
     @classmethod
-    def of(cls, scenario: Scenario) -> "World":
+    def of(cls, scenario: Scenario, compute_host: str | None = None) -> "World":
         host = MemoryHost({u: s.state for u, s in scenario.lpars.items()})
-        nova = MemoryNova()
+        nova = MemoryNova(compute_host=compute_host) if compute_host else MemoryNova()
         for spec in scenario.lpars.values():
             if spec.instance:
-                nova.add(spec.instance, spec.power_state)
-        return cls(host, nova, MemorySink(nova), MemoryNvram())
+                nova.add(spec.instance, spec.power_state, None, spec.vm_state,
+                         resolve_host(spec.host, nova.compute_host))
+        return cls(host, nova, MemorySink(nova), MemoryNvram(host))
+
+    @property
+    def compute_host(self) -> str:
+        return self.nova.compute_host
 
     def apply(self, step: HostEvent | NovaChange) -> None:
         if isinstance(step, NovaChange):
@@ -72,8 +84,10 @@ class World:
                 self.host.states[step.lpar] = step.state
 
     def _apply_nova(self, step: NovaChange) -> None:
+        this = self.nova.compute_host
         if step.create:
-            self.nova.add(step.instance, step.power_state or 0, step.task_state)
+            self.nova.add(step.instance, step.power_state or 0, step.task_state,
+                          step.vm_state, resolve_host(step.host, this) if step.host else this)
             return
         if step.delete:
             self.nova.instances.pop(step.instance, None)
@@ -84,11 +98,17 @@ class World:
         inst.task_state = step.task_state
         if step.power_state is not None:
             inst.power_state = step.power_state
+        if step.vm_state is not None:
+            inst.vm_state = step.vm_state
+        if step.host is not None:
+            inst.host = resolve_host(step.host, this)
 
     def mismatches(self, managed: dict[str, str]) -> list[str]:
-        """LPARs whose nova power_state is not what their final state means."""
+        """LPARs whose nova power_state is not what their final state means
+        (instances of other hosts are not this host's to judge)."""
         return oracle.mismatches(managed, self.host.states,
-                                 {u: i.power_state for u, i in self.nova.instances.items()})
+                                 {u: i.info() for u, i in self.nova.instances.items()},
+                                 self.nova.compute_host)
 
 
 @dataclass
@@ -107,7 +127,7 @@ def play(scenario: Scenario, policy_name: str, config: EngineConfig | None = Non
          batch_window: float = 0.05) -> RunResult:
     """Run ``scenario`` through ``policy_name``; return its figures."""
     config = config or EngineConfig()
-    world = World.of(scenario)
+    world = World.of(scenario, config.compute_host)
     clock = FakeClock()
     metrics = Metrics(CollectorRegistry())
     handler = make_handler(policy_name, Ports(world.host, world.nova, world.sink,
@@ -121,7 +141,7 @@ def play(scenario: Scenario, policy_name: str, config: EngineConfig | None = Non
             batch = []
         drive(handler, clock, step.at)
         world.apply(step)
-        if isinstance(step, HostEvent):
+        if isinstance(step, HostEvent) and not step.silent:
             if not batch:
                 batch_at = step.at
             batch.append(Event.parse(step.event_type, BASE_URL + step.path if step.path
@@ -137,6 +157,8 @@ def play(scenario: Scenario, policy_name: str, config: EngineConfig | None = Non
         len(scenario.host_events()),
         {"pending_after": len(handler.queue), "idle": handler.idle(),
          "leaked_timers": len(getattr(handler, "timers", {})),
+         "refused_other_host": world.nova.refused["other_host"],
+         "refused_task_state": world.nova.refused["task_state"],
          "final_power_states": {u: i.power_state
                                 for u, i in sorted(world.nova.instances.items())}})
 
@@ -158,8 +180,7 @@ def play_events(events: Iterable[Event], policy_name: str, world: World,
 
 def _figures(metrics: Metrics) -> dict[str, float]:
     out = {column: metrics.total(name) for column, name, _ in FIGURES}
-    for reason in ("unchanged_state", "task_state", "instance_not_found",
-                   "lpar_gone", "no_transition", "not_lpar"):
+    for reason in SKIP_REASONS:
         out["skipped_" + reason] = metrics.value("events_skipped_total", reason=reason)
     return out
 
@@ -173,15 +194,25 @@ def _settle_quantiles(events: list[Any]) -> tuple[float, float]:
 
 
 def lower_bound(scenario: Scenario, config: EngineConfig | None = None) -> int:
-    """Settles whose observed state differs from the last one acted on, for
-    nova-managed LPARs: the nova calls any debouncing policy needs.
+    """Bursts of nova-managed LPARs in which the LPAR's state changed at any
+    point: the nova calls a debouncing policy cannot save.
 
-    Each managed LPAR's PartitionState changes are cut into bursts the way
-    the settle window and max-wait cut them; a burst counts when its final
-    state differs from the previous burst's (or, for an existing LPAR, from
-    the state nova already agreed with).
+    Each managed LPAR's PartitionState events are cut into bursts the way
+    the settle window and max-wait cut them. A burst counts when the LPAR's
+    state changed at any moment of it (the scenario's truth knows every
+    state, also those whose events were lost), even when it ends on the
+    state it began with: nova could have acted meanwhile (a nova start
+    writes RUNNING, then the guest halts), and only nova can say whether it
+    did, so the policy must ask it (engine/cache.py, the evidence rule). A
+    burst of sub-state events only (running -> running) needs no call.
+
+    This replaces the bound that counted only bursts ending on another
+    state than they began with: it assumed that a burst ending where it
+    began costs nothing, which is the shortcut that left nova wrong (field
+    case C8). Changes seen only through a lost-events resync (no event of
+    theirs reached the feed) are left out: the resync's bulk calls cover them.
     """
-    return sum(1 for _, state, before in _bursts(scenario, config) if state != before)
+    return sum(1 for _, changed in _bursts(scenario, config) if changed)
 
 
 def read_lower_bound(scenario: Scenario, config: EngineConfig | None = None) -> int:
@@ -193,32 +224,43 @@ def read_lower_bound(scenario: Scenario, config: EngineConfig | None = None) -> 
 
 
 def _bursts(scenario: Scenario, config: EngineConfig | None = None
-            ) -> Iterator[tuple[str, str, str | None]]:
-    """(LPAR, final state, state before the burst) of each settle window's
-    burst of PartitionState changes of a managed LPAR, cut by the settle
-    window and max-wait as the default policy cuts them."""
+            ) -> Iterator[tuple[str, bool]]:
+    """(LPAR, whether its state changed during the burst) of each settle
+    window's burst of PartitionState events of a managed LPAR, cut by the
+    settle window and max-wait as the default policy cuts them; a burst
+    still waiting when its LPAR's DELETE_URI comes is cancelled, as the
+    policy cancels its settle. Silent steps (lost events) open no burst;
+    they count as changes of a burst they fall in, and move the truth the
+    next steps are compared with."""
     config = config or EngineConfig()
     managed = scenario.managed()
-    last: dict[str, str | None] = {u: s.state for u, s in scenario.lpars.items()}
-    bursts: dict[str, tuple[float, float, str]] = {}
+    state: dict[str, str | None] = {u: s.state for u, s in scenario.lpars.items()}
+    changed: dict[str, bool] = {}
+    bursts: dict[str, tuple[float, float]] = {}
 
-    def close(lpar: str) -> tuple[str, str, str | None]:
-        _, _, state = bursts.pop(lpar)
-        before = last.get(lpar)
-        last[lpar] = state
-        return lpar, state, before
+    def close(lpar: str) -> tuple[str, bool]:
+        del bursts[lpar]
+        return lpar, changed.pop(lpar, False)
 
-    for step in scenario.host_events():
+    for step in scenario.host_changes():
         lpar = step.lpar
-        if lpar is None or lpar not in managed or step.state is None \
-                or step.event_type != "MODIFY_URI":
+        if lpar is None or lpar not in managed:
             continue
         burst = bursts.get(lpar)
         if burst is not None and (step.at - burst[1] > config.settle_seconds
                                   or step.at - burst[0] >= config.max_wait_seconds):
             yield close(lpar)
             burst = None
-        start = burst[0] if burst else step.at
-        bursts[lpar] = (start, step.at, step.state)
+        if step.event_type == "DELETE_URI" and not step.silent:
+            bursts.pop(lpar, None)    # a settle still waiting is cancelled
+            changed.pop(lpar, None)
+            continue
+        if step.state is None or step.event_type != "MODIFY_URI":
+            continue
+        if step.state != state.get(lpar) and (burst is not None or not step.silent):
+            changed[lpar] = True
+        state[lpar] = step.state
+        if not step.silent:
+            bursts[lpar] = (burst[0] if burst else step.at, step.at)
     for lpar in list(bursts):
         yield close(lpar)

@@ -135,14 +135,9 @@ class SimCore:
         return len(self._plays)
 
     # -- direct changes ------------------------------------------------------------
-    def set_state(self, uuid: str, state: str, event: bool = True) -> None:
-        """Change an LPAR's state now, with its PartitionState event, or with
-        ``event=False`` without one (an event NovaLink lost: field case C3)."""
+    def set_state(self, uuid: str, state: str) -> None:
+        """Change an LPAR's state now, with its PartitionState event."""
         part = self.host.lpar(uuid)
-        if not event:
-            part.apply("PartitionState", check_state(state))
-            self.counters.add("events_lost")
-            return
         self.host.apply(HostEvent(0.0, "MODIFY_URI", self.host.lpar_path(part.uuid),
                                   "PartitionState,Other", part.uuid, check_state(state)),
                         scripted=False)

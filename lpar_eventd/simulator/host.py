@@ -108,7 +108,8 @@ class Host:
         return event
 
     def apply(self, step: HostEvent, scripted: bool = True) -> None:
-        """Apply one host event to the model, then queue it.
+        """Apply one host event to the model, then queue it (unless the step
+        is silent: the change happens, its event is lost).
 
         A scripted step (a scenario's, a replay's) of an LPAR that a power
         call took over is dropped and counted (``steps_superseded``): the
@@ -133,7 +134,8 @@ class Host:
             self._apply_lpar(etype, lpar, step.detail, step.state)
         elif step.state is not None:
             self._apply_vios(step.path, step.detail, step.state)
-        self.emit(etype, step.path, step.detail)
+        if not step.silent:
+            self.emit(etype, step.path, step.detail)
 
     def _apply_lpar(self, etype: str, uuid: str, detail: str, state: str | None) -> None:
         if etype == "DELETE_URI":

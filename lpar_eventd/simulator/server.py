@@ -216,13 +216,8 @@ class Simulator:
         """Take a scenario's starting world without playing its steps."""
         self.call(self._core.host.load, scenario)
 
-    def set_state(self, uuid: str, state: str, event: bool = True) -> None:
-        """Change an LPAR's state now (``event=False``: its event is lost)."""
-        self.call(self._core.set_state, uuid, state, event)
-
-    def emit(self, event_type: str, path: str = "", detail: str = "") -> None:
-        """Queue one feed event for every client now (e.g. MISSING_EVENTS)."""
-        self.call(self._core.host.emit, event_type, path, detail)
+    def set_state(self, uuid: str, state: str) -> None:
+        self.call(self._core.set_state, uuid, state)
 
     def add_lpar(self, uuid: str, state: str = "not activated",
                  name: str | None = None, event: bool = True) -> None:

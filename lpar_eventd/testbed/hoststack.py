@@ -295,6 +295,25 @@ engine_config = {self.engine_conf}
         """(vm_state, power_state) of every live instance."""
         return {u: (r.vm_state, r.power_state) for u, r in self.nova_api.rows().items()}
 
+    def wait_nova_quiet(self, timeout: float = 20.0) -> bool:
+        """Until nova has finished the stops it started: every stop it asked
+        for reached the driver (the stop is a cast, run after the handling
+        that asked for it) and no instance is still powering off (the stop
+        saves its result after the power-off). False after ``timeout``: a
+        stop nova never finishes (its database gone meanwhile) stays so."""
+        assert self.compute is not None
+        from nova.compute import task_states
+        deadline = time.monotonic() + timeout
+        while True:
+            done = self.compute.wait_nova_quiet(max(0.1, deadline - time.monotonic()))
+            busy = any(r.task_state == task_states.POWERING_OFF
+                       for r in self.nova_api.rows().values())
+            if done and not busy:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
     def nova_view(self, residual: bool = True) -> NovaView:
         """Judge nova's whole view of this host after a run (see nova_judge).
 
@@ -307,9 +326,8 @@ engine_config = {self.engine_conf}
         once and what it changes is counted.
         """
         assert self.compute is not None
-        if not self.compute.wait_nova_quiet():
-            LOG.warning("host %s: stops nova asked for did not all reach the driver",
-                        self.host)
+        if not self.wait_nova_quiet():
+            LOG.warning("host %s: stops nova started did not all finish", self.host)
         witness = self.compute.witness()
         actions = [(c["instance"], c["kind"]) for c in witness["calls"]
                    if c["kind"] in ("stop", "force_stop")]
@@ -322,7 +340,7 @@ engine_config = {self.engine_conf}
         changed = 0
         if residual:
             self.compute.sync_power_states()
-            self.compute.wait_nova_quiet()
+            self.wait_nova_quiet()
             after = self.rows()
             changed = sum(1 for u, row in final.items() if after.get(u, row) != row)
         return judge(tell_the_truth(self.scenario, self.host), actions, final, stale,

@@ -5,8 +5,9 @@ operations it drives do to instances is the scenario's ``NovaChange``
 steps, written here into the same cell database with nova's object code,
 as nova-api and the compute manager finishing an operation write them:
 
-* create: the row nova-api makes and the scheduler places on this host
-  (project, user, flavor, host, vm_state building while spawning);
+* create: the row nova-api makes and the scheduler places (project, user,
+  flavor, host: this host unless the scenario names another, vm_state
+  building while spawning);
 * set / clear task_state, and at the end of an operation the power_state
   (and the vm_state it implies; ``launched_at`` once a spawn is done);
 * delete: vm_state deleted, then the row destroyed (soft-deleted).
@@ -40,7 +41,9 @@ from typing import Any
 from nova.compute import power_state, task_states, vm_states
 
 from lpar_eventd.nova.database import DB_ERRORS, NovaDatabase
+from lpar_eventd.engine import policy
 from lpar_eventd.nova.errors import NovaUnavailable, unavailable
+from lpar_eventd.nova.hosts import resolve_host
 from lpar_eventd.nova.seed import PROJECT_ID, USER_ID
 from lpar_eventd.scale.nova_rules import vm_state_for
 from lpar_eventd.scale.scenarios import NovaChange, Scenario
@@ -96,9 +99,9 @@ class NovaApi:
         count = 0
         for spec in scenario.lpars.values():
             if spec.instance:
-                self._create(ctx, spec.instance, spec.power_state, None,
-                             name=spec.name, host=getattr(spec, "host", None),
-                             vm_state=getattr(spec, "vm_state", None))
+                self._create(ctx, spec.instance, spec.power_state, None, name=spec.name,
+                             host=resolve_host(spec.host, self.host),
+                             vm_state=spec.vm_state)
                 count += 1
         return count
 
@@ -173,22 +176,23 @@ class NovaApi:
         ctx = self.db.admin_context()
         if change.create:
             self._create(ctx, change.instance, change.power_state or power_state.NOSTATE,
-                         change.task_state, host=getattr(change, "host", None),
-                         vm_state=getattr(change, "vm_state", None))
+                         change.task_state, vm_state=change.vm_state,
+                         host=resolve_host(change.host, self.host) if change.host
+                         else self.host)
             return
         self._update(ctx, change)
 
     def _create(self, ctx: Any, uuid: str, power: int, task: str | None, *,
-                name: str | None = None, host: str | None = None,
+                host: str | None, name: str | None = None,
                 vm_state: str | None = None) -> None:
         from nova import objects
         from oslo_utils import timeutils
         building = task == task_states.SPAWNING
-        vm = vm_state or (vm_states.BUILDING if building else vm_state_for(power))
+        vm = vm_state or policy.implied_vm_state(power, task)
         inst = objects.Instance(
             ctx, uuid=uuid.lower(), project_id=PROJECT_ID, user_id=USER_ID,
             display_name=name or f"lpar-{uuid[:8].lower()}", power_state=power,
-            task_state=task, vm_state=vm, host=host or self.host, flavor=_flavor(),
+            task_state=task, vm_state=vm, host=host, flavor=_flavor(),
             launched_at=None if building else timeutils.utcnow())
         try:
             inst.create()
@@ -211,10 +215,10 @@ class NovaApi:
             if change.power_state is not None:
                 inst.power_state = change.power_state
                 inst.vm_state = vm_state_for(change.power_state, inst.vm_state)
-            if getattr(change, "vm_state", None) is not None:
+            if change.vm_state is not None:
                 inst.vm_state = change.vm_state
-            if getattr(change, "host", None) is not None:
-                inst.host = change.host
+            if change.host is not None:
+                inst.host = resolve_host(change.host, self.host)
             if inst.vm_state == vm_states.ACTIVE and inst.launched_at is None:
                 inst.launched_at = timeutils.utcnow()
             inst.save()

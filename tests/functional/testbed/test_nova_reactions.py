@@ -52,7 +52,7 @@ def test_a_stopped_after_a_guest_halt_stops_the_instance(host):
     instance = host.instances["H"]
     answer = host.compute.emit(instance, "stopped")
     assert "stop" in answer["said"], answer
-    assert host.compute.wait_nova_quiet()
+    assert host.wait_nova_quiet()
     assert host.rows()[instance] == (vm_states.STOPPED, power_state.SHUTDOWN)
     (call,) = calls_for(host, instance)
     assert (call["kind"], call["changed"]) == ("stop", False)   # it was off already
@@ -64,7 +64,7 @@ def test_a_started_for_a_stopped_instance_is_force_stopped(host):
     host.sim.operate(lpar, "boot", speed=100).result(timeout=10)
     answer = host.compute.emit(instance, "started")
     assert "force_stop" in answer["said"], answer
-    assert host.compute.wait_nova_quiet()
+    assert host.wait_nova_quiet()
     (call,) = calls_for(host, instance)
     assert (call["kind"], call["changed"]) == ("force_stop", True)
     assert host.sim.lpar_state(lpar) == "not activated"      # nova's database won

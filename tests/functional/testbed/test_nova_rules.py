@@ -83,11 +83,11 @@ def test_nova_rules_react_as_novas_compute_manager(host_stack):
             differ.append(f"{case}: nova {real}, rules {said_of(reaction)}")
     # the grid reaches every kind of reaction
     assert {"stale", "synced", "task_state", "other_host", "stop", "force_stop"} <= seen
-    assert stack.compute.wait_nova_quiet()
+    assert stack.wait_nova_quiet()
     differ += compare_state(stack, model, lpars, instances, "after the events")
 
     stack.compute.sync_power_states()
-    assert stack.compute.wait_nova_quiet()
+    assert stack.wait_nova_quiet()
     model.rules.periodic()
     differ += compare_state(stack, model, lpars, instances, "after the periodic sync")
     assert differ == []

@@ -45,3 +45,22 @@ def test_the_committed_sample_config_is_current(tmp_path):
                    capture_output=True, timeout=120)
     committed = Path(__file__).resolve().parents[3] / "etc" / "lpar-eventd.conf.sample"
     assert out.read_text() == committed.read_text(), "run: tox -e genconfig"
+
+
+def test_compute_host_defaults_to_what_nova_compute_uses_and_reaches_the_engine():
+    """nova's [DEFAULT] host defaults to socket.gethostname(): so does ours,
+    so the default is right on a NovaLink partition running nova-compute."""
+    import socket
+
+    from lpar_eventd.engine.handler import EngineConfig
+    conf = cfg.ConfigOpts()
+    opts.register_all(conf)
+    conf([], project="lpar-eventd")
+    assert conf.nova.compute_host == socket.gethostname()
+    assert events.engine_config(conf).compute_host == socket.gethostname()
+    assert EngineConfig().compute_host == socket.gethostname()
+    conf.set_override("compute_host", "novalink-a.example.com", group="nova")
+    try:
+        assert events.engine_config(conf).compute_host == "novalink-a.example.com"
+    finally:
+        conf.clear_override("compute_host", group="nova")

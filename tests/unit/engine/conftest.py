@@ -19,6 +19,7 @@ MS = "https://nl.example:12443/rest/api/uom/ManagedSystem/1B8A6C6E-0D0B-3E5E-9B5
 LPAR_A = "2F7D3C4A-1B2C-4D5E-8F90-A1B2C3D4E5F6"
 LPAR_B = "3A1B2C3D-4E5F-4A6B-9C8D-E7F6A5B4C3D2"
 VIOS = "0E2F1A3B-5C6D-4E7F-8091-A2B3C4D5E6F7"
+T0 = 1000.0   # the fake clock's start: scenario time 0
 
 
 def lpar_uri(uuid: str) -> str:
@@ -48,6 +49,13 @@ class World:
     def wait(self, seconds: float) -> None:
         drive(self.handler, self.clock, self.clock.now() + seconds)
 
+    def at(self, t: float) -> None:
+        """Run everything due up to scenario time ``t`` (seconds from T0)."""
+        drive(self.handler, self.clock, T0 + t)
+
+    def now(self) -> float:
+        return self.clock.now() - T0
+
     def value(self, name: str, **labels: str) -> float:
         return self.metrics.value(name, **labels)
 
@@ -64,17 +72,18 @@ def make_world():
             LPAR_A: ("not activated", power_state.SHUTDOWN),
             LPAR_B: ("running", power_state.RUNNING),
         }
-        clock = FakeClock(1000.0)
+        config = config or EngineConfig()
+        clock = FakeClock(T0)
         host = MemoryHost({u: s for u, (s, _) in lpars.items()})
-        nova = MemoryNova()
+        nova = MemoryNova(compute_host=config.compute_host)
         for uuid, (_, power) in lpars.items():
             if power is not None:
                 nova.add(uuid.lower(), power)
         sink = MemorySink(nova)
         nvram = MemoryNvram()
         metrics = Metrics(CollectorRegistry())
-        handler = make_handler(policy, Ports(host, nova, sink, nvram),
-                               config or EngineConfig(), metrics, clock)
+        handler = make_handler(policy, Ports(host, nova, sink, nvram), config, metrics,
+                               clock)
         return World(clock, host, nova, sink, nvram, metrics, handler)
     return _make
 

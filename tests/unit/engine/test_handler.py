@@ -1,5 +1,7 @@
 """The default policy, scenario by scenario, on a fake clock."""
 
+import logging
+
 from nova.compute import power_state, task_states
 
 from prometheus_client import CollectorRegistry
@@ -57,7 +59,18 @@ class TestBootStorm:
 
 
 class TestUnchangedState:
-    def test_a_burst_that_ends_where_it_began_asks_nova_nothing(self, world):
+    """The evidence rule of engine/cache.py: when a settle may skip nova."""
+
+    def test_one_sub_state_event_on_the_state_last_compared_asks_nova_nothing(self, world):
+        boot(world)
+        world.wait(20.0)
+        calls = world.nova.calls
+        world.state(LPAR_A, "running")  # a sub-state change: one event, same state
+        world.wait(20.0)
+        assert world.nova.calls == calls
+        assert world.value("events_skipped_total", reason="unchanged_state") == 1
+
+    def test_a_burst_that_ends_where_it_began_asks_nova(self, world):
         boot(world)
         world.wait(20.0)
         calls = world.nova.calls
@@ -67,19 +80,50 @@ class TestUnchangedState:
         world.wait(2.0)
         world.state(LPAR_A, "running")  # an in-guest reboot, all within the window
         world.wait(20.0)
-        assert world.nova.calls == calls
-        assert world.value("events_skipped_total", reason="unchanged_state") == 1
+        # the LPAR moved and came back: nova could have acted meanwhile
+        assert world.nova.calls == calls + 1
+        assert world.value("events_skipped_total", reason="unchanged_state") == 0
+        assert world.value("events_skipped_total", reason="no_transition") == 1
         assert world.transitions() == [(LPAR_A, "started")]
+
+    def test_a_skip_uses_the_evidence_up(self, world):
+        boot(world)
+        world.wait(20.0)
+        calls = world.nova.calls
+        for _ in range(2):  # two one-event bursts may hide a move and back
+            world.state(LPAR_A, "running")
+            world.wait(20.0)
+        assert world.nova.calls == calls + 1
+        assert world.value("events_skipped_total", reason="unchanged_state") == 1
 
     def test_no_transition_when_nova_already_agrees(self, world):
         world.state(LPAR_B, "running")
         world.wait(20.0)
         assert world.sink.events == []
         assert world.value("events_skipped_total", reason="no_transition") == 1
-        # and it is remembered: the next same-state burst costs no nova call
+        # and it is remembered: the next one-event same-state burst costs no call
         world.state(LPAR_B, "running")
         world.wait(20.0)
         assert world.value("get_instance_calls_total", result="hit") == 1
+
+    def test_lost_events_void_the_evidence(self, world):
+        world.state(LPAR_B, "running")
+        world.wait(20.0)
+        world.feed(("MISSING_EVENTS", "", ""))
+        world.state(LPAR_B, "running")  # pending through the resync: not verified by it
+        world.wait(20.0)
+        assert world.value("events_skipped_total", reason="unchanged_state") == 0
+        assert world.value("get_instance_calls_total", result="hit") == 3  # settle, slice, settle
+
+    def test_a_max_wait_flush_asks_nova(self, make_world):
+        world = make_world(config=EngineConfig(settle_seconds=15.0, max_wait_seconds=10.0))
+        world.state(LPAR_B, "running")
+        world.wait(20.0)
+        calls = world.nova.calls
+        world.state(LPAR_B, "running")  # one event, but settled at max-wait
+        world.wait(20.0)
+        assert world.nova.calls == calls + 1
+        assert world.value("max_wait_flushes_total") == 2
 
 
 class TestFlapping:
@@ -104,6 +148,14 @@ class TestTaskState:
         assert world.sink.events == []
         assert world.value("events_skipped_total", reason="task_state") == 1
 
+    def test_any_task_state_is_left_alone_as_nova_itself_does(self, world):
+        """shelve's shelving_image_uploading is in no fixed list (field case C5)."""
+        world.nova.instances[LPAR_B.lower()].task_state = task_states.SHELVING_IMAGE_UPLOADING
+        world.state(LPAR_B, "not activated")
+        world.wait(20.0)
+        assert world.sink.events == []
+        assert world.value("events_skipped_total", reason="task_state") == 1
+
     def test_after_a_task_state_skip_the_next_settle_asks_nova_again(self, world):
         inst = world.nova.instances[LPAR_B.lower()]
         inst.task_state = task_states.POWERING_OFF
@@ -114,6 +166,30 @@ class TestTaskState:
         world.state(LPAR_B, "running")
         world.wait(20.0)
         assert world.transitions() == [(LPAR_B, "started")]
+
+
+class TestOtherHost:
+    """nova-compute refuses to sync an instance another host runs: so do we."""
+
+    def test_an_instance_on_another_host_is_skipped_and_counted(self, make_world):
+        world = make_world(config=EngineConfig(compute_host="compute-a"))
+        world.nova.instances[LPAR_B.lower()].host = "compute-b"   # evacuated
+        world.state(LPAR_B, "not activated")
+        world.wait(20.0)
+        assert world.sink.events == []
+        assert world.value("events_skipped_total", reason="other_host") == 1
+
+    def test_an_instance_without_a_host_is_not_this_hosts(self, world):
+        world.nova.instances[LPAR_B.lower()].host = None           # shelved offloaded
+        world.state(LPAR_B, "not activated")
+        world.wait(20.0)
+        assert world.sink.events == []
+        assert world.value("events_skipped_total", reason="other_host") == 1
+
+    def test_instances_of_this_host_by_default(self, world):
+        world.state(LPAR_B, "not activated")
+        world.wait(20.0)
+        assert world.transitions() == [(LPAR_B, "stopped")]
 
 
 class TestInstanceLookup:
@@ -172,17 +248,27 @@ class TestDelete:
 
 
 class TestResync:
-    def test_cache_cleared_verifies_every_lpar_in_one_listing_and_one_call(self, world):
+    def test_cache_cleared_lists_once_and_settles_only_where_nova_disagrees(self, world):
         # both LPARs changed while NovaLink's cache was being cleared: no events
         world.host.states[LPAR_A] = "running"
         world.host.states[LPAR_B] = "not activated"
         world.feed(("CACHE_CLEARED", "", ""))
         world.wait(5.0)
+        # one listing, one bulk call; a listed state is a sample, not a decision
+        assert world.host.list_reads == 1 and world.nova.calls == 1
+        assert world.transitions() == []
+        world.wait(15.0)  # the ordinary settle: window, re-read, decide
         assert sorted(world.transitions()) == sorted([(LPAR_A, "started"),
                                                       (LPAR_B, "stopped")])
-        assert world.host.list_reads == 1
-        assert world.nova.calls == 1
+        assert world.host.reads == 2 and world.nova.calls == 3
         assert world.value("resyncs_total", reason="cache_cleared") == 1
+
+    def test_where_listing_and_nova_agree_the_resync_costs_one_bulk_call(self, world):
+        world.feed(("NEW_CLIENT", "", ""))
+        world.wait(30.0)
+        assert world.host.list_reads == 1 and world.nova.calls == 1
+        assert world.host.reads == 0 and world.sink.events == []
+        assert world.value("events_skipped_total", reason="no_transition") == 2
 
     def test_a_burst_of_resync_triggers_makes_one_resync(self, world):
         world.feed(("NEW_CLIENT", "", ""), ("CACHE_CLEARED", "", ""))
@@ -209,7 +295,7 @@ class TestResync:
         del world.host.states[LPAR_A]
         world.feed(("MISSING_EVENTS", "", ""))
         world.wait(2.0)
-        assert LPAR_A not in world.handler.caches.last_state
+        assert LPAR_A not in world.handler.caches.known()
         # LPAR_B's own settle is still pending, the resync left it alone
         assert world.transitions() == [(LPAR_A, "started")]
         world.wait(20.0)
@@ -340,6 +426,33 @@ class TestNvram:
         world.wait(30.0)
         assert world.nova.calls == 1
         assert world.nvram.stored == [(LPAR_A, LPAR_A.lower())]
+
+
+class TestNvramOfAGoneLpar:
+    """A store that finds the LPAR gone (nova deleting it) is a quiet skip."""
+
+    def test_it_is_skipped_not_an_error_nor_retried(self, world, caplog):
+        world.handler.ports.nvram = MemoryNvram(world.host)   # answers LparGone
+        world.state(LPAR_B, "running")
+        world.wait(20.0)                                      # its uuid form is known
+        world.feed(("MODIFY_URI", lpar_uri(LPAR_B), "NVRAM"))
+        world.wait(1.0)
+        del world.host.states[LPAR_B]                         # gone before the store
+        with caplog.at_level(logging.WARNING):
+            world.wait(5.0)
+        assert world.value("events_skipped_total", reason="lpar_gone") == 1
+        assert world.value("nvram_stores_total", result="error") == 0
+        assert world.value("retries_total", stage="nvram") == 0
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert world.handler.idle()
+
+    def test_the_anchors_count_it_as_a_failed_store_as_they_did(self, make_world):
+        world = make_world("reference")
+        world.handler.ports.nvram = MemoryNvram(world.host)
+        del world.host.states[LPAR_B]
+        world.feed(("MODIFY_URI", lpar_uri(LPAR_B), "NVRAM"))
+        assert world.value("nvram_stores_total", result="error") == 1
+        assert world.value("settle_errors_total") == 1
 
 
 class TestUnknownInput:

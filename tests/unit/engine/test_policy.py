@@ -1,7 +1,7 @@
 """PowerVM state + nova's view -> the transition nova needs."""
 
 import pytest
-from nova.compute import power_state, task_states
+from nova.compute import power_state, task_states, vm_states
 
 from lpar_eventd.engine import policy
 from lpar_eventd.engine.ports import Transition
@@ -35,13 +35,30 @@ def test_settled_suspend_reaches_nova_but_not_in_the_anchor_table():
     assert policy.translate("suspended", power_state.RUNNING, settled=False) is None
 
 
-def test_in_operation_uses_nova_task_states():
+def test_nova_is_busy_whatever_the_task_state_as_nova_itself_rules():
+    every = [v for k, v in vars(task_states).items() if k.isupper() and isinstance(v, str)]
+    assert len(every) > 40
+    for ts in every:
+        assert policy.nova_is_busy(ts), ts
+    assert not policy.nova_is_busy(None)
+
+
+def test_the_reference_list_lags_nova_as_it_shipped():
     for ts in (task_states.SPAWNING, task_states.REBOOTING, task_states.POWERING_OFF,
                task_states.DELETING, task_states.REBOOT_STARTED_HARD,
                task_states.SHELVING_OFFLOADING, task_states.MIGRATING):
-        assert policy.in_operation(ts)
-    for ts in (None, task_states.IMAGE_SNAPSHOT, task_states.SCHEDULING):
-        assert not policy.in_operation(ts)
+        assert policy.reference_skips(ts)
+    for ts in (None, task_states.IMAGE_SNAPSHOT, task_states.SCHEDULING,
+               task_states.SHELVING_IMAGE_UPLOADING, task_states.RESIZE_PREP):
+        assert not policy.reference_skips(ts)
+
+
+def test_the_vm_state_a_power_state_implies():
+    assert policy.implied_vm_state(power_state.RUNNING) == vm_states.ACTIVE
+    assert policy.implied_vm_state(power_state.SHUTDOWN) == vm_states.STOPPED
+    assert policy.implied_vm_state(power_state.NOSTATE) == vm_states.BUILDING
+    assert policy.implied_vm_state(power_state.RUNNING, task_states.SPAWNING) == \
+        vm_states.BUILDING
 
 
 def test_expected_power_state_after_settling():

@@ -70,6 +70,7 @@ def test_any_interleaving_converges_without_leaks(setup, steps, batch):
     assert handler.idle() and len(handler.queue) == 0
     assert metrics.value("pending_settles") == 0
     assert not handler._attempts and not handler._chunks and not handler._chunk_of
+    assert not handler.caches.events   # every counted event was answered for
     for uuid, (_, managed) in zip(UUIDS, setup):
         if not managed:
             continue

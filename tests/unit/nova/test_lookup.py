@@ -6,7 +6,7 @@ import sqlite3
 import uuid
 
 import pytest
-from nova.compute import power_state, task_states
+from nova.compute import power_state, task_states, vm_states
 from sqlalchemy import event
 
 from lpar_eventd.engine.ports import InstanceInfo
@@ -14,7 +14,7 @@ from lpar_eventd.nova.database import NovaDatabase, sqlite_url
 from lpar_eventd.nova.errors import NovaUnavailable
 from lpar_eventd.nova.lookup import (
     DatabaseLookup, LookupNotFound, lookup_names, make_lookup)
-from lpar_eventd.nova.seed import InstanceSpec, seed_instances
+from lpar_eventd.nova.seed import NO_HOST, InstanceSpec, seed_instances
 
 
 def _uuid() -> str:
@@ -27,11 +27,27 @@ def lookup(nova_db: NovaDatabase) -> DatabaseLookup:
 
 
 class TestGetInstance:
-    def test_found_reads_power_and_task_state(self, nova_db, lookup):
+    def test_found_reads_power_task_and_vm_state_and_host(self, nova_db, lookup):
         u = _uuid()
-        seed_instances(nova_db, [InstanceSpec(u, power_state.RUNNING, task_states.REBOOTING)])
+        seed_instances(nova_db, [InstanceSpec(u, power_state.RUNNING, task_states.REBOOTING)],
+                       this_host="compute-a")
         info = lookup.get_instance(lookup.admin_context(), u)
-        assert info == InstanceInfo(u, task_states.REBOOTING, power_state.RUNNING)
+        assert info == InstanceInfo(u, task_states.REBOOTING, power_state.RUNNING,
+                                    vm_states.ACTIVE, "compute-a")
+
+    def test_another_hosts_instance_and_one_without_a_host(self, nova_db, lookup):
+        """An evacuated instance runs elsewhere; a shelved-offloaded one has no host."""
+        away, offloaded = _uuid(), _uuid()
+        seed_instances(nova_db, [
+            InstanceSpec(away, power_state.RUNNING, host="compute-b"),
+            InstanceSpec(offloaded, power_state.NOSTATE, vm_state=vm_states.SHELVED_OFFLOADED,
+                         host=NO_HOST)])
+        ctx = lookup.admin_context()
+        assert lookup.get_instance(ctx, away).host == "compute-b"
+        found = lookup.get_instances(ctx, [away, offloaded])
+        assert (found[offloaded].host, found[offloaded].vm_state) == (
+            None, vm_states.SHELVED_OFFLOADED)
+        assert found[away].host == "compute-b"
 
     def test_upper_case_uuid_is_found(self, nova_db, lookup):
         u = _uuid()

@@ -30,10 +30,37 @@ class TestSeeding:
         assert (row.project_id, row.user_id, row.display_name) == (
             seed.PROJECT_ID, seed.USER_ID, "vm-1")
 
+    def test_instances_run_on_this_host_unless_told(self, nova_db):
+        here, there, none = (str(uuid.uuid4()) for _ in range(3))
+        seed.seed_instances(nova_db, [
+            seed.InstanceSpec(here, power_state.RUNNING),
+            seed.InstanceSpec(there, power_state.RUNNING, host="compute-b"),
+            seed.InstanceSpec(none, vm_state=vm_states.SHELVED_OFFLOADED,
+                              host=seed.NO_HOST)], this_host="compute-a")
+        assert _row(nova_db, here).host == "compute-a"
+        assert _row(nova_db, there).host == "compute-b"
+        assert (_row(nova_db, none).host, _row(nova_db, none).vm_state) == (
+            None, vm_states.SHELVED_OFFLOADED)
+
+    def test_this_host_is_this_machine_by_default_as_in_nova(self, nova_db):
+        import socket
+        u = str(uuid.uuid4())
+        seed.create_instance(nova_db, seed.InstanceSpec(u, power_state.RUNNING))
+        assert _row(nova_db, u).host == socket.gethostname()
+        assert seed.resolve_host(seed.THIS_HOST, "compute-a") == "compute-a"
+        assert seed.resolve_host(seed.NO_HOST) is None
+        assert seed.resolve_host("compute-b") == "compute-b"
+
     def test_spawning_is_building(self, nova_db):
         u = str(uuid.uuid4())
         seed.create_instance(nova_db, seed.InstanceSpec(u, task_state=task_states.SPAWNING))
         assert _row(nova_db, u).vm_state == vm_states.BUILDING
+
+    def test_scenario_specs_carry_other_hosts(self):
+        sc = build("evacuated", 10, 1)
+        specs = {s.lpar_uuid: s for s in seed.specs_from_scenario(sc)}
+        away = [u for u, s in sc.lpars.items() if s.host != seed.THIS_HOST]
+        assert away and all(specs[u].host == sc.lpars[u].host for u in away)
 
     def test_scenario_specs_match_lpars(self):
         sc = build("mixed", 40, 1)
@@ -60,6 +87,13 @@ class TestUpdates:
             task_states.POWERING_OFF, power_state.SHUTDOWN, vm_states.STOPPED)
         assert seed.set_task_state(nova_db, u, None)
         assert _row(nova_db, u).task_state is None
+
+    def test_vm_state_and_host(self, nova_db):
+        u = str(uuid.uuid4())
+        seed.create_instance(nova_db, seed.InstanceSpec(u, power_state.RUNNING))
+        assert seed.update_instance(nova_db, u, host="compute-b", vm_state=vm_states.RESIZED)
+        row = _row(nova_db, u)
+        assert (row.host, row.vm_state) == ("compute-b", vm_states.RESIZED)
 
     def test_missing_instance_is_false(self, nova_db):
         u = str(uuid.uuid4())
@@ -97,6 +131,16 @@ class TestCommand:
         db = NovaDatabase(sqlite_url(path))
         row = _row(db, high_bit_uuid(lpar))
         assert (row.power_state, row.task_state) == (power_state.RUNNING, "rebooting")
+        db.dispose()
+
+    def test_the_host_of_seeded_instances(self, tmp_path, capsys):
+        path = tmp_path / "nova.sqlite"
+        here, away = ("1E6C1A2B-0000-4000-8000-00000000000" + n for n in "12")
+        assert seed.main(["--sqlite", str(path), "--host", "novalink-a", "--lpar", here,
+                          "--lpar", f"{away}:running::compute-b"]) == 0
+        db = NovaDatabase(sqlite_url(path))
+        assert _row(db, here.lower()).host == "novalink-a"
+        assert _row(db, away.lower()).host == "compute-b"
         db.dispose()
 
     def test_existing_lpars_of_a_scenario(self, nova_db_path, capsys):

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from lpar_eventd.engine.ports import LparGone
 from lpar_eventd.nvram import DirectoryStore, NoopStore, make_store
 
 LPAR = "0E6C1A2B-0000-4000-8000-000000000001"
@@ -24,10 +25,23 @@ class Host:
         self.fetches += 1
         if self.fail:
             raise ConnectionError("NovaLink unavailable")
+        if lpar_uuid not in self.nvram:   # as PypowervmNvramFetcher answers a 404
+            raise LparGone(lpar_uuid)
         return self.nvram[lpar_uuid]
 
 
 class TestDirectoryStore:
+    def test_an_lpar_gone_is_said_as_such_and_keeps_the_last_nvram(self, tmp_path):
+        """The engine skips a store that raises LparGone (lpar_gone): the
+        store passes the fetcher's answer on and leaves the file alone."""
+        host = Host()
+        store = DirectoryStore(tmp_path, host, fsync=False)
+        store.store(LPAR, INSTANCE)
+        del host.nvram[LPAR]
+        with pytest.raises(LparGone):
+            store.store(LPAR, INSTANCE)
+        assert store.read(INSTANCE) == b"\x00NVRAM-1"
+
     def test_one_file_per_instance(self, tmp_path):
         host = Host()
         store = DirectoryStore(tmp_path / "nvram", host)

@@ -40,7 +40,8 @@ def test_engine_soak_samples_every_simulated_minute_and_converges():
     assert result.events > 500 and result.emitted > 0
     end = result.samples[-1].sizes
     assert end["attempts"] == 0 and end["resync_slices"] == 0
-    assert max(end["last_state"], end["instance_uuid"]) <= end["lpars"] + 5
+    assert max(end["evidence"], end["instance_uuid"]) <= end["lpars"] + 5
+    assert end["events"] == 0
 
 
 def test_growth_is_measured_from_the_end_of_warm_up():

@@ -65,24 +65,43 @@ def test_compare_prints_a_table_and_json(tmp_path, capsys):
     assert '"policies"' in out.read_text()
 
 
-def _reboots(lpar: str, instance: str | None) -> scenarios.Scenario:
-    """A running LPAR rebooted twice, 100 s apart: two bursts that end where
-    they started; nothing for nova to learn, but each must be read."""
+def _lpar_scenario(lpar: str, instance: str | None,
+                   bursts: list[list[tuple[float, str]]]) -> scenarios.Scenario:
+    """A running LPAR and its PartitionState events, 100 s between bursts."""
     spec = scenarios.LparSpec(lpar, "vm", "running", instance)
-    steps = []
-    for start in (10.0, 110.0):
-        for offset, state in ((0.0, "shutting down"), (4.0, "not activated"),
-                              (6.0, "starting"), (9.0, "running")):
-            steps.append(scenarios.HostEvent(start + offset, "MODIFY_URI", f"/lpar/{lpar}",
-                                             "PartitionState", lpar, state))
-    return scenarios.Scenario("reboots", 1, "MS", {lpar: spec}, [], steps)
+    steps = [scenarios.HostEvent(10.0 + 100.0 * n + offset, "MODIFY_URI", f"/lpar/{lpar}",
+                                 "PartitionState", lpar, state)
+             for n, burst in enumerate(bursts) for offset, state in burst]
+    return scenarios.Scenario("bursts", 1, "MS", {lpar: spec}, [], steps)
 
 
-def test_a_burst_back_to_the_same_state_needs_a_read_but_no_nova_call():
-    sc = _reboots("0A1B2C3D-0000-4000-8000-000000000001", "0a1b2c3d-0000-4000-8000-000000000001")
-    assert virtual.lower_bound(sc) == 0
+REBOOT = [(0.0, "shutting down"), (4.0, "not activated"), (6.0, "starting"), (9.0, "running")]
+SUB_STATE = [(0.0, "running"), (3.0, "running")]
+LPAR = "0A1B2C3D-0000-4000-8000-000000000001"
+
+
+def test_a_burst_back_to_the_same_state_needs_a_read_and_a_nova_call():
+    """Nova could have acted while the LPAR was away (a nova start, then a
+    guest halt): the honest bound counts every burst in which it moved."""
+    sc = _lpar_scenario(LPAR, LPAR.lower(), [REBOOT, REBOOT])
+    assert virtual.lower_bound(sc) == 2
     assert virtual.read_lower_bound(sc) == 2
 
 
+def test_a_burst_of_sub_state_events_needs_a_read_but_no_nova_call():
+    sc = _lpar_scenario(LPAR, LPAR.lower(), [SUB_STATE, REBOOT, SUB_STATE])
+    assert virtual.lower_bound(sc) == 1
+    assert virtual.read_lower_bound(sc) == 3
+
+
+def test_lost_changes_count_for_the_burst_they_fall_in():
+    sc = _lpar_scenario(LPAR, LPAR.lower(), [SUB_STATE])
+    # the LPAR went down and up between the two sub-state events, unseen
+    sc.steps[1:1] = [scenarios.HostEvent(11.0, "MODIFY_URI", "", "PartitionState", LPAR,
+                                         state, silent=True)
+                     for state in ("not activated", "running")]
+    assert virtual.lower_bound(sc) == 1
+
+
 def test_lpars_nova_does_not_manage_need_no_read():
-    assert virtual.read_lower_bound(_reboots("0A1B2C3D-0000-4000-8000-000000000002", None)) == 0
+    assert virtual.read_lower_bound(_lpar_scenario(LPAR, None, [REBOOT])) == 0
