@@ -12,9 +12,9 @@ engine in two calls (deploy/README.md, "Embedding in a compute driver"):
     def cleanup_host(self, host):
         self._eventd.stop()
 
-``start`` builds what the standalone daemon builds (``service.assemble``:
-the policy's handler, its settle pool, the scheduler thread, the health
-check), around ports that belong to nova-compute:
+``start`` builds what the standalone daemon builds (``service.make_engine``
+and ``run_engine``: the policy's handler, its settle pool, the scheduler
+thread, the health check), around ports that belong to nova-compute:
 
 * the NovaLink feed and state reads go through the driver's own pypowervm
   Adapter (``NovaLinkSource.on_adapter``: never logged off, never replaced);
@@ -55,7 +55,7 @@ from lpar_eventd.nova.database import DB_ERRORS
 from lpar_eventd.nova.lookup import NovaObjectsLookup
 from lpar_eventd.runtime import Runtime
 from lpar_eventd.service import (
-    ConfigError, Health, assemble, make_sinks, nvram_store, one_line)
+    ConfigError, Health, make_engine, make_sinks, nvram_store, one_line, run_engine)
 from lpar_eventd.sinks.driver import DriverSink
 from lpar_eventd.sources.novalink import NovaLinkSettings, NovaLinkSource
 
@@ -179,8 +179,9 @@ def start(driver: Any, adapter: Any, *, host: str | None = None,
         raise
     except Exception as exc:  # a plugin refused its settings
         raise ConfigError(one_line(exc)) from None
-    handler, runtime, server = assemble(conf, metrics, source, NovaComputeLookup(),
-                                        sink, nvram)
+    handler, pool, users = make_engine(conf, metrics, source, NovaComputeLookup(), sink,
+                                       nvram)
+    runtime, server = run_engine(conf, metrics, source, handler, pool, users)
     wanted = serve if serve is not None else _port_configured(conf)
     if wanted:
         server.start()

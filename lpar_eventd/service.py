@@ -38,8 +38,8 @@ from lpar_eventd.runtime import Runtime, make_pool
 from lpar_eventd.sources.novalink import (
     NovaLinkSettings, NovaLinkSource, NovaLinkStateReader)
 
-__all__ = ["ConfigError", "Daemon", "DryRunSink", "Health", "assemble", "build",
-           "make_service", "make_sinks", "nvram_store", "one_line"]
+__all__ = ["ConfigError", "Daemon", "DryRunSink", "Health", "build", "make_engine",
+           "run_engine", "make_service", "make_sinks", "nvram_store", "one_line"]
 
 LOG = logging.getLogger(__name__)
 
@@ -185,22 +185,19 @@ def build(conf: cfg.ConfigOpts, registry: CollectorRegistry | None = None,
         raise
     except Exception as exc:  # a plugin or adapter refused its settings
         raise ConfigError(one_line(exc)) from None
+    handler, pool, users = make_engine(conf, metrics, source, lookup, sink, nvram)
     recorder = Recorder(record) if record else None
-    handler, runtime, server = assemble(
-        conf, metrics, source, lookup, sink, nvram,
-        tap=recorder.record if recorder is not None else None)
+    runtime, server = run_engine(conf, metrics, source, handler, pool, users,
+                                 tap=recorder.record if recorder is not None else None)
     return Daemon(conf, metrics, source, handler, runtime, server, sink)
 
 
-def assemble(conf: cfg.ConfigOpts, metrics: Metrics, source: NovaLinkSource,
-             lookup: Any, sink: Any, nvram: Any,
-             tap: Callable[[Sequence[Event]], None] | None = None
-             ) -> tuple[BaseHandler, Runtime, MetricsServer]:
-    """The engine around its ports, as the daemon and the embedded mode run it:
-    the policy's handler on a settle pool of ``[nova] max_concurrent_lookups``,
-    the runtime (feed thread, scheduler) and the (not yet started) /metrics
-    and /healthz endpoint. ``tap`` sees every feed batch first (--record).
-    Raises ConfigError on a bad option or plugin."""
+def make_engine(conf: cfg.ConfigOpts, metrics: Metrics, source: NovaLinkSource,
+                lookup: Any, sink: Any, nvram: Any
+                ) -> tuple[BaseHandler, Any, dict[str, bytes] | None]:
+    """The policy's handler around its ports, on a settle pool of ``[nova]
+    max_concurrent_lookups``, and the /metrics users, as the daemon and the
+    embedded mode build them. Raises ConfigError on a bad option or plugin."""
     try:
         pool = make_pool(conf.nova.max_concurrent_lookups)
         handler = make_handler(conf.events.policy,
@@ -214,6 +211,16 @@ def assemble(conf: cfg.ConfigOpts, metrics: Metrics, source: NovaLinkSource,
         raise
     except Exception as exc:  # a plugin or adapter refused its settings
         raise ConfigError(one_line(exc)) from None
+    return handler, pool, users
+
+
+def run_engine(conf: cfg.ConfigOpts, metrics: Metrics, source: NovaLinkSource,
+               handler: BaseHandler, pool: Any, users: dict[str, bytes] | None,
+               tap: Callable[[Sequence[Event]], None] | None = None
+               ) -> tuple[Runtime, MetricsServer]:
+    """The runtime (feed thread, scheduler) and the (not yet started) /metrics
+    and /healthz endpoint around a built handler. ``tap`` sees every feed
+    batch first (--record)."""
     on_batch = handler.accept_batch
     if tap is not None:
         def on_batch(batch: Sequence[Event], _accept: Any = handler.accept_batch) -> None:
@@ -224,7 +231,7 @@ def assemble(conf: cfg.ConfigOpts, metrics: Metrics, source: NovaLinkSource,
     server = MetricsServer(metrics.registry, health, conf.metrics.bind_host,
                            conf.metrics.port, conf.metrics.cert_file,
                            conf.metrics.key_file, users)
-    return handler, runtime, server
+    return runtime, server
 
 
 def one_line(exc: BaseException) -> str:

@@ -38,9 +38,8 @@ from nova.compute import power_state, task_states, vm_states
 from lpar_eventd.engine import policy
 from lpar_eventd.nova.hosts import resolve_host
 from lpar_eventd.scale.nova_rules import (
-    DEFAULT_HOST, NovaInstance, NovaRules, nova_power_state, vm_state_for)
+    DEFAULT_HOST, NovaInstance, RulesCompute, vm_state_for)
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
-from lpar_eventd.simulator.partition import POWER_OFF_FROM
 
 __all__ = ["HOLD_SECONDS", "Truth", "NovaView", "tell_the_truth", "judge", "as_json",
            "NOVA_VIEW_ROWS", "stopped_intervals"]
@@ -121,47 +120,26 @@ def stopped_intervals(scenario: Scenario) -> dict[str, list[tuple[float, float]]
 
 
 class _TruthWorld:
-    """The scenario's host and nova, nova run by its rules."""
+    """The scenario's host and nova, nova run by its rules (``RulesCompute``)."""
 
     def __init__(self, scenario: Scenario, host: str):
-        self.scenario = scenario
-        self.states = {u: s.state for u, s in scenario.lpars.items()}
-        self.held: set[str] = set()
-        self.lpar_of = {inst.lower(): lpar for lpar, inst in scenario.managed().items()}
-        self.nova = NovaRules(host, self._driver_state, self._power_off)
+        self.compute = RulesCompute(host, {}, {u: s.state for u, s in scenario.lpars.items()})
+        self.states = self.compute.states
+        self.nova = self.compute.rules
         for spec in scenario.lpars.values():
             if spec.instance:
                 self.nova.add(NovaInstance(
                     spec.instance.lower(),
                     spec.vm_state or policy.implied_vm_state(spec.power_state),
                     spec.power_state, None, resolve_host(spec.host, host)))
-        self.spawning: set[str] = set()
-
-    def _driver_state(self, instance: str) -> int:
-        lpar = self.lpar_of.get(instance)
-        return nova_power_state(self.states.get(lpar)) if lpar else power_state.NOSTATE
-
-    def _power_off(self, instance: str) -> None:
-        """As ``SimCore.power``: the LPAR goes off if it can, and its script
-        stops either way (a reboot's 'not activated' gap does not end in a
-        boot once nova powered the LPAR off)."""
-        lpar = self.lpar_of.get(instance)
-        if lpar is None or lpar not in self.states:
-            return
-        self.held.add(lpar)
-        if self.states[lpar] in POWER_OFF_FROM:
-            self.states[lpar] = "not activated"
 
     def host_event(self, step: HostEvent) -> bool:
         """Apply a scripted host event; True when it changed an LPAR's state."""
         lpar = step.lpar
-        if lpar is None:
-            return False
-        if lpar in self.held and step.event_type != "DELETE_URI":
+        if lpar is None or not self.compute.takes(lpar, step.event_type):
             return False
         if step.event_type == "DELETE_URI":
             self.states.pop(lpar, None)
-            self.held.discard(lpar)
             return False
         if step.state is None:
             return False

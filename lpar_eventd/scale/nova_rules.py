@@ -28,19 +28,26 @@ vm_state STOPPED, power_state as the driver then reads, no task.
     rules = NovaRules("host-a", driver_state=lambda uuid: power_state.SHUTDOWN)
     rules.add(NovaInstance("0e6c...", vm_states.ACTIVE, power_state.RUNNING))
     rules.lifecycle("0e6c...", "stopped").action    # 'stop'
+
+``RulesCompute`` is nova-compute of a virtual world by these rules: the sink
+the engine emits into, over the world's instances and LPAR states.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from nova.compute import power_state, vm_states
 
 from lpar_eventd.engine import policy
+from lpar_eventd.engine.inmemory import MemorySink
+from lpar_eventd.engine.ports import LifecycleEvent
+from lpar_eventd.simulator.partition import POWER_OFF_FROM
 
-__all__ = ["NovaInstance", "Reaction", "NovaRules", "nova_power_state", "vm_state_for",
-           "TRANSITION_POWER", "DEFAULT_HOST"]
+__all__ = ["NovaInstance", "Reaction", "NovaRules", "RulesCompute", "nova_power_state",
+           "vm_state_for", "TRANSITION_POWER", "DEFAULT_HOST"]
 
 DEFAULT_HOST = "compute"
 
@@ -130,7 +137,7 @@ class NovaRules:
         self.instances[instance.uuid.lower()] = instance
         return instance
 
-    def get(self, uuid: str) -> NovaInstance | None:
+    def get(self, uuid: str) -> Any:
         return self.instances.get(uuid.lower())
 
     # -- handle_lifecycle_event -----------------------------------------------
@@ -140,6 +147,8 @@ class NovaRules:
         inst = self.get(uuid)
         if inst is None:   # read_deleted='yes': only a purged row is not found
             return self._keep(Reaction(uuid.lower(), "not_found"))
+        if getattr(inst, "deleted", False):   # its LPAR is gone: never what it says
+            return self._keep(Reaction(inst.uuid, "stale"))
         wanted = TRANSITION_POWER[transition]
         if self.driver_state(inst.uuid) != wanted:
             return self._keep(Reaction(inst.uuid, "stale"))
@@ -150,7 +159,7 @@ class NovaRules:
         """nova's periodic sync, once: every live instance of this host."""
         out = []
         for inst in list(self.instances.values()):
-            if inst.deleted or inst.host != self.host:
+            if getattr(inst, "deleted", False) or inst.host != self.host:
                 continue
             if inst.task_state is not None:
                 out.append(self._keep(Reaction(inst.uuid, "task_state")))
@@ -159,7 +168,7 @@ class NovaRules:
         return out
 
     # -- _sync_instance_power_state -----------------------------------------------
-    def _sync(self, inst: NovaInstance, vm_power: int) -> Reaction:
+    def _sync(self, inst: Any, vm_power: int) -> Reaction:
         if inst.host != self.host:
             return Reaction(inst.uuid, "other_host")
         if inst.task_state is not None:
@@ -185,11 +194,11 @@ class NovaRules:
             self._stop(inst, reaction, "force_stop")
         return reaction
 
-    def _stop(self, inst: NovaInstance, reaction: Reaction, kind: str) -> None:
+    def _stop(self, inst: Any, reaction: Reaction, kind: str) -> None:
         """compute_api.stop (its checks) or force_stop, then stop_instance."""
         reaction.action = kind
         if kind == "stop" and (inst.vm_state not in (vm_states.ACTIVE, vm_states.ERROR)
-                               or not inst.launched):
+                               or not getattr(inst, "launched", True)):
             reaction.refused = True   # InstanceInvalidState (the context is admin:
             return                    # a lock does not stop it)
         self.power_off(inst.uuid)
@@ -206,3 +215,55 @@ class NovaRules:
         """The stops and forced stops nova carried out."""
         return [r for r in (self.reactions if reactions is None else reactions)
                 if r.action is not None and not r.refused]
+
+
+class RulesCompute(MemorySink):
+    """nova-compute of a virtual world, by nova's rules: a LifecycleSink.
+
+    It shares the world's instances (objects with uuid, vm_state,
+    power_state, task_state, host) and LPAR states (PowerVM uuid -> state):
+    the driver's ``get_info`` reads those states, its ``power_off`` turns a
+    running LPAR off as the simulator's power call does, and takes the LPAR
+    over from the scenario (``takes``: its later scripted steps no longer
+    happen, even when it was off already). ``events`` keeps every event
+    received, ``rules.reactions`` what nova did with each.
+    """
+
+    def __init__(self, host: str, instances: MutableMapping[str, Any],
+                 states: MutableMapping[str, str]):
+        super().__init__()
+        self.states = states
+        self.held: set[str] = set()
+        self.rules = NovaRules(host, self._driver_state, self._power_off)
+        self.rules.instances = instances   # type: ignore[assignment]
+
+    @staticmethod
+    def lpar_of(instance: str) -> str:
+        """The LPAR uuid PowerVM gives an instance (pypowervm's conversion)."""
+        from pypowervm.utils import uuid as pvm_uuid
+        return pvm_uuid.convert_uuid_to_pvm(instance).upper()
+
+    def _driver_state(self, instance: str) -> int:
+        return nova_power_state(self.states.get(self.lpar_of(instance)))
+
+    def _power_off(self, instance: str) -> None:
+        lpar = self.lpar_of(instance)
+        if lpar not in self.states:
+            return
+        self.held.add(lpar)
+        if self.states[lpar] in POWER_OFF_FROM:
+            self.states[lpar] = "not activated"
+
+    def emit(self, event: LifecycleEvent) -> None:
+        super().emit(event)
+        self.rules.lifecycle(event.instance_uuid, event.transition.value)
+
+    def takes(self, lpar: str | None, event_type: str) -> bool:
+        """Whether a scripted host step of ``lpar`` still happens (a
+        DELETE_URI always does, and ends nova's hold)."""
+        if lpar is None or lpar.upper() not in self.held:
+            return True
+        if event_type == "DELETE_URI":
+            self.held.discard(lpar.upper())
+            return True
+        return False

@@ -224,7 +224,11 @@ def engine_soak(opts: SoakOptions, progress: Any = None) -> EngineSoak:
     # the whole stream is generated before measuring: built segment by
     # segment while measured, its lists raised the allocator's high-water
     # mark (RSS steps at segment starts) that had nothing to do with the engine
-    segments = iter(list(segments))
+    whole = list(segments)
+    segments = iter(whole)
+    # nova's view is judged against the whole stream's truth
+    world.scenario = Scenario("soak", opts.seed, base.ms_uuid, base.lpars, base.vios,
+                              [s for seg in whole for s in seg], base.spawned)
     gc.collect()
     tracemalloc.start()
     try:
@@ -273,7 +277,7 @@ def engine_soak(opts: SoakOptions, progress: Any = None) -> EngineSoak:
     drive(handler, clock, clock.now() + config.max_wait_seconds + 180.0)
     counts["emitted"] += len(world.sink.events)
     return EngineSoak(samples, counts["events"], counts["emitted"], counts["nvram"],
-                      len(world.mismatches(base.managed())), len(world.host.states),
+                      len(world.mismatches()), len(world.host.states),
                       config.cache_size, time.perf_counter() - started)
 
 
