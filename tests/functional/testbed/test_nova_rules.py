@@ -1,4 +1,5 @@
-"""nova's rules in memory (scale.nova_rules) against nova's own ComputeManager.
+"""nova's rules in memory (scale.nova_rules.RulesCompute, what the virtual-clock
+modes run) against nova's own ComputeManager and our driver on the simulator.
 
 The virtual-clock modes judge with ``NovaRules``; the end-to-end ones with
 nova-compute itself. Here both get the same cases -- an instance in each
@@ -16,9 +17,8 @@ import pytest
 from nova.compute import power_state, task_states, vm_states
 
 from lpar_eventd.nova.seed import update_instance
-from lpar_eventd.scale.nova_rules import NovaInstance, NovaRules, nova_power_state
+from lpar_eventd.scale.nova_rules import NovaInstance, RulesCompute
 from lpar_eventd.scale.scenarios import HostBuilder
-from lpar_eventd.simulator.partition import POWER_OFF_FROM
 
 pytestmark = pytest.mark.slow
 
@@ -33,20 +33,6 @@ CASES += [(vm_states.ACTIVE, "not activated", "stopped", task_states.REBOOTING, 
           (vm_states.STOPPED, "running", "started", task_states.POWERING_ON, None),
           (vm_states.ACTIVE, "not activated", "stopped", None, "elsewhere"),
           (vm_states.STOPPED, "running", "started", None, "elsewhere")]
-
-
-class Model:
-    """The same host for NovaRules: LPAR states by instance, power-offs as
-    the simulator makes them."""
-
-    def __init__(self, host: str):
-        self.states: dict[str, str] = {}
-        self.rules = NovaRules(host, lambda u: nova_power_state(self.states.get(u)),
-                               self._power_off)
-
-    def _power_off(self, uuid: str) -> None:
-        if self.states[uuid] in POWER_OFF_FROM:
-            self.states[uuid] = "not activated"
 
 
 def said_of(reaction) -> tuple[str, str | None]:
@@ -66,12 +52,13 @@ def test_nova_rules_react_as_novas_compute_manager(host_stack):
     lpars = [b.lpar(case[1]) for case in CASES]
     scenario = b.finish()
     stack = host_stack(scenario, mode="none", speed=100)
-    model = Model(stack.host)
+    model = RulesCompute(stack.host, {}, {})        # the same host, by nova's rules
     instances = [scenario.managed()[lpar] for lpar in lpars]
-    for (vm, lpar_state, _, task, other), uuid in zip(CASES, instances, strict=True):
+    for (vm, lpar_state, _, task, other), lpar, uuid in zip(CASES, lpars, instances,
+                                                             strict=True):
         update_instance(stack.db, uuid, vm_state=vm, power_state=VM[vm], task_state=task,
                         **({"host": other} if other else {}))
-        model.states[uuid] = lpar_state
+        model.states[lpar] = lpar_state
         model.rules.add(NovaInstance(uuid, vm, VM[vm], task, other or stack.host))
 
     differ, seen = [], set()
@@ -102,6 +89,6 @@ def compare_state(stack, model, lpars, instances, when) -> list[str]:
         if rows[uuid] != (inst.vm_state, inst.power_state):
             out.append(f"{when}: {uuid} nova {rows[uuid]}, rules "
                        f"{(inst.vm_state, inst.power_state)}")
-        if states[lpar] != model.states[uuid]:
-            out.append(f"{when}: LPAR {lpar} {states[lpar]}, rules {model.states[uuid]}")
+        if states[lpar] != model.states[lpar]:
+            out.append(f"{when}: LPAR {lpar} {states[lpar]}, rules {model.states[lpar]}")
     return out
