@@ -38,7 +38,7 @@ from nova.compute import power_state, task_states, vm_states
 from lpar_eventd.engine import policy
 from lpar_eventd.nova.hosts import resolve_host
 from lpar_eventd.scale.nova_rules import (
-    DEFAULT_HOST, NovaInstance, RulesCompute, vm_state_for)
+    DEFAULT_HOST, NovaInstance, RulesCompute, apply_change)
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
 
 __all__ = ["HOLD_SECONDS", "Truth", "NovaView", "tell_the_truth", "judge", "as_json",
@@ -164,14 +164,7 @@ class _TruthWorld:
         if step.delete:
             inst.deleted, inst.vm_state, inst.task_state = True, vm_states.DELETED, None
             return
-        inst.task_state = step.task_state
-        if step.power_state is not None:
-            inst.power_state = step.power_state
-            inst.vm_state = vm_state_for(step.power_state, inst.vm_state)
-        if step.vm_state is not None:
-            inst.vm_state = step.vm_state
-        if step.host is not None:
-            inst.host = resolve_host(step.host, self.nova.host)
+        apply_change(inst, step, self.nova.host)
         if inst.vm_state == vm_states.ACTIVE:
             inst.launched = True
 

@@ -47,7 +47,7 @@ from lpar_eventd.engine.ports import LifecycleEvent
 from lpar_eventd.simulator.partition import POWER_OFF_FROM
 
 __all__ = ["NovaInstance", "Reaction", "NovaRules", "RulesCompute", "nova_power_state",
-           "vm_state_for", "TRANSITION_POWER", "DEFAULT_HOST"]
+           "vm_state_for", "apply_change", "TRANSITION_POWER", "DEFAULT_HOST"]
 
 DEFAULT_HOST = "compute"
 
@@ -89,6 +89,23 @@ def vm_state_for(power: int, default: str = vm_states.BUILDING) -> str:
     (``policy.implied_vm_state``); ``default`` when a power state implies none."""
     implied = policy.implied_vm_state(power)
     return default if implied == vm_states.BUILDING else implied
+
+
+def apply_change(inst: Any, change: Any, this_host: str) -> None:
+    """A scenario's NovaChange (neither create nor delete) on an instance:
+    nova's own operation setting or clearing task_state and, when it ends,
+    the power_state (and the vm_state that goes with it), or a vm_state or
+    host of its own. ``inst`` is a nova Instance object (the test bed's
+    nova-api writes it) or an in-memory one (the truth, the virtual world)."""
+    from lpar_eventd.nova.hosts import resolve_host
+    inst.task_state = change.task_state
+    if change.power_state is not None:
+        inst.power_state = change.power_state
+        inst.vm_state = vm_state_for(change.power_state, inst.vm_state)
+    if change.vm_state is not None:
+        inst.vm_state = change.vm_state
+    if change.host is not None:
+        inst.host = resolve_host(change.host, this_host)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from lpar_eventd.engine.registry import make_handler
 from lpar_eventd.metrics import SKIP_REASONS, Metrics
 from lpar_eventd.nova.hosts import resolve_host
 from lpar_eventd.scale.nova_judge import NovaView, judge, tell_the_truth
-from lpar_eventd.scale.nova_rules import RulesCompute, vm_state_for
+from lpar_eventd.scale.nova_rules import RulesCompute, apply_change
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
 
 __all__ = ["World", "RunResult", "play", "play_events", "lower_bound", "read_lower_bound",
@@ -97,14 +97,7 @@ class World:
         inst = self.nova.instances.get(step.instance)
         if inst is None:
             return
-        inst.task_state = step.task_state
-        if step.power_state is not None:   # nova's operation ended: its vm_state too
-            inst.power_state = step.power_state
-            inst.vm_state = vm_state_for(step.power_state, inst.vm_state)
-        if step.vm_state is not None:
-            inst.vm_state = step.vm_state
-        if step.host is not None:
-            inst.host = resolve_host(step.host, this)
+        apply_change(inst, step, this)
 
     def view(self, residual: bool = True) -> NovaView:
         """Nova's whole view of the run so far, judged against the scenario's

@@ -45,7 +45,7 @@ from lpar_eventd.engine import policy
 from lpar_eventd.nova.errors import NovaUnavailable, unavailable
 from lpar_eventd.nova.hosts import resolve_host
 from lpar_eventd.nova.seed import PROJECT_ID, USER_ID
-from lpar_eventd.scale.nova_rules import vm_state_for
+from lpar_eventd.scale.nova_rules import apply_change
 from lpar_eventd.scale.scenarios import NovaChange, Scenario
 
 __all__ = ["NovaApi", "Row", "WRITE_ATTEMPTS"]
@@ -211,14 +211,7 @@ class NovaApi:
                 inst.save()
                 inst.destroy()
                 return
-            inst.task_state = change.task_state
-            if change.power_state is not None:
-                inst.power_state = change.power_state
-                inst.vm_state = vm_state_for(change.power_state, inst.vm_state)
-            if change.vm_state is not None:
-                inst.vm_state = change.vm_state
-            if change.host is not None:
-                inst.host = resolve_host(change.host, self.host)
+            apply_change(inst, change, self.host)
             if inst.vm_state == vm_states.ACTIVE and inst.launched_at is None:
                 inst.launched_at = timeutils.utcnow()
             inst.save()
