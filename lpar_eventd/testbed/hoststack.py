@@ -159,7 +159,8 @@ class HostStack:
         self._write_compute_config(compute_conf)
         engine_in_compute = self.opts.mode == "embedded"
         self.compute = ComputeProcess(compute_conf, self.workdir / "nova-compute.log",
-                                      metrics_port if engine_in_compute else None)
+                                      metrics_port if engine_in_compute else None,
+                                      self.workdir / "witness.jsonl")
         if self.opts.mode == "standalone":
             self.daemon = DaemonProcess(self.engine_conf, self.workdir / "lpar-eventd.log",
                                         metrics_port)
@@ -201,6 +202,7 @@ port = {self.sim.http_port}
 speed = {self.opts.speed:g}
 engine = {self.opts.mode}
 engine_config = {self.engine_conf}
+witness_journal = {self.workdir / 'witness.jsonl'}
 """, encoding="utf-8")
 
     def healthy(self, timeout: float = 90.0) -> "HostStack":

@@ -275,9 +275,11 @@ class ComputeProcess(_Process):
     what = "nova-compute"
     _stdout = subprocess.PIPE      # the READY line
 
-    def __init__(self, conf: Path, log: Path, metrics_port: int | None):
+    def __init__(self, conf: Path, log: Path, metrics_port: int | None,
+                 journal: Path | None = None):
         super().__init__(log)
         self.conf = conf
+        self.journal = journal
         self.url = f"http://127.0.0.1:{metrics_port}" if metrics_port else None
         self.control: str | None = None
 
@@ -332,7 +334,11 @@ class ComputeProcess(_Process):
         return self._call("GET", "/status")
 
     def witness(self) -> dict[str, Any]:
-        """What nova did so far (``witness.Witness.snapshot``)."""
+        """What nova did so far: from the journal (every start of the process,
+        a killed one included) when there is one, else from the process."""
+        if self.journal is not None:
+            from lpar_eventd.testbed.witness import read_journal
+            return read_journal(self.journal)
         return self._call("GET", "/witness")
 
     def emit(self, instance: str, transition: str) -> dict[str, Any]:

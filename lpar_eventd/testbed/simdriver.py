@@ -22,6 +22,7 @@ from __future__ import annotations
 from oslo_log import log as logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -54,6 +55,8 @@ SIMHOST_OPTS = [
     cfg.StrOpt("engine_config", help="lpar-eventd.conf of the embedded engine."),
     cfg.PortOpt("control_port", default=0,
                 help="The test bed's control endpoint (compute.py; 0: any)."),
+    cfg.StrOpt("witness_journal",
+               help="Where what nova did is appended (JSON lines; witness.py)."),
 ]
 
 def register_opts(conf: cfg.ConfigOpts = CONF) -> None:
@@ -71,7 +74,8 @@ class SimHostDriver(driver.ComputeDriver):
         self.adapter: Any = None
         self.host: str | None = None
         self.eventd: Any = None
-        self.witness = Witness()
+        journal = CONF.simhost.witness_journal
+        self.witness = Witness(Path(journal) if journal else None)
         self._http = requests.Session()
         self._lock = threading.Lock()
 

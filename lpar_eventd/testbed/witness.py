@@ -20,23 +20,29 @@ each ``power_off`` / ``power_on`` is recorded with the vm_state nova sent
 (a stop comes for an active or error instance, a forced stop for a stopped
 or paused one).
 
-    witness = Witness().install()
+    witness = Witness(journal=Path("witness.jsonl")).install()
     with witness.handling(event):  # in driver.emit_event
         manager_callback(event)
-    witness.snapshot()             # JSON-ready
+    read_journal(Path("witness.jsonl"))   # what snapshot() says, across restarts
+
+Every record is also appended to a JSON-lines journal as it is made, so what
+nova did survives nova-compute's restarts (a SIGKILL included): the harness
+reads the journal, not the process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["Witness", "EventRecord", "PowerCall", "classify"]
+__all__ = ["Witness", "EventRecord", "PowerCall", "classify", "read_journal"]
 
 #: nova's log templates (``record.msg``) -> what they say nova did.
 _TEMPLATES = (
@@ -132,13 +138,25 @@ class _QuietDebug(logging.Filter):
 class Witness:
     """Collects what nova did; thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, journal: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._local = threading.local()
         self.events: list[EventRecord] = []
         self.calls: list[PowerCall] = []
         #: what nova said outside any lifecycle event (periodic sync), per kind
         self.periodic: list[tuple[float, str, str | None]] = []
+        self._journal = journal.open("a", encoding="utf-8") if journal else None
+        if journal is not None and journal.stat().st_size:
+            with journal.open("rb") as fh:      # a start after a kill mid-line
+                fh.seek(-1, 2)
+                if fh.read(1) != b"\n":
+                    self._journal.write("\n")
+
+    def _append(self, kind: str, record: dict[str, Any]) -> None:
+        """One journal line (lock held)."""
+        if self._journal is not None:
+            self._journal.write(json.dumps({"record": kind, **record}) + "\n")
+            self._journal.flush()
 
     def install(self, keep_debug: bool = False) -> "Witness":
         """Listen to nova's loggers (at DEBUG; the process's own handlers keep
@@ -176,6 +194,8 @@ class Witness:
             yield record
         finally:
             self._local.event = None
+            with self._lock:
+                self._append("event", {**asdict(record), "outcome": record.outcome})
 
     def said(self, what: str, instance: str | None) -> None:
         event = getattr(self._local, "event", None)
@@ -184,10 +204,13 @@ class Witness:
                 event.said.append(what)
             elif what not in ("received", "synced"):
                 self.periodic.append((time.time(), what, instance))
+                self._append("periodic", {"at": time.time(), "said": what,
+                                          "instance": instance})
 
     def power_call(self, call: PowerCall) -> None:
         with self._lock:
             self.calls.append(call)
+            self._append("call", {**asdict(call), "kind": call.kind})
 
     def snapshot(self) -> dict[str, Any]:
         """Everything so far, JSON-ready."""
@@ -198,3 +221,23 @@ class Witness:
                 "periodic": [{"at": at, "said": what, "instance": inst}
                              for at, what, inst in self.periodic],
             }
+
+
+def read_journal(path: Path) -> dict[str, Any]:
+    """A witness journal (every start of nova-compute that wrote it) in the
+    form of ``Witness.snapshot``; a line cut short by a kill is skipped."""
+    out: dict[str, Any] = {"events": [], "calls": [], "periodic": []}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return out
+    keys = {"event": "events", "call": "calls", "periodic": "periodic"}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        kind = record.pop("record", None)
+        if kind in keys:
+            out[keys[kind]].append(record)
+    return out

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from lpar_eventd.testbed.witness import PowerCall, Witness, classify
+from lpar_eventd.testbed.witness import PowerCall, Witness, classify, read_journal
 
 
 def test_nova_templates_are_classified():
@@ -43,3 +43,22 @@ def test_an_event_without_nova_syncing_is_stale_and_periodic_lines_are_kept_apar
     assert snap["events"][1]["said"][-1] == "stop"
     assert snap["periodic"][0]["said"] == "force_stop"
     assert snap["calls"][0]["kind"] == "force_stop"
+
+
+def test_the_journal_keeps_what_nova_did_across_restarts(tmp_path):
+    journal = tmp_path / "witness.jsonl"
+    first = Witness(journal).install(keep_debug=True)
+    try:
+        with first.handling("u1", "Stopped"):
+            log("VM %(state)s (Lifecycle Event)")
+        first.power_call(PowerCall(1.0, "power_off", "u1", "active", "powering-off", False))
+    finally:
+        first.uninstall()
+    with journal.open("a") as fh:
+        fh.write('{"record": "call", "at": 2.0, "op"')      # killed mid-line
+    second = Witness(journal)
+    second.power_call(PowerCall(3.0, "power_off", "u2", "stopped", "powering-off", True))
+    read = read_journal(journal)
+    assert [e["outcome"] for e in read["events"]] == ["stale"]
+    assert [(c["instance"], c["kind"]) for c in read["calls"]] == [("u1", "stop"),
+                                                                   ("u2", "force_stop")]
