@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from oslo_config import cfg
 
 sink_group = cfg.OptGroup("sink", title="Lifecycle event sink")
@@ -10,15 +12,24 @@ nvram_group = cfg.OptGroup("nvram", title="NVRAM store")
 SINK_OPTS = [
     cfg.ListOpt("driver", default=["log"],
                 help="Sinks (stevedore lpar_eventd.sinks), each event goes to "
-                     "every one in order: log, notification, nova-driver (library "
-                     "mode inside nova-compute), embedded-compute (applies events "
-                     "to the embedded nova database as nova-compute would: the "
-                     "demo and the scale harness)."),
+                     "every one in order: log, notification, nova-compute (to "
+                     "nova-compute of compute_host over [DEFAULT] transport_url, "
+                     "nova's message bus), embedded-compute (applies events to "
+                     "the embedded nova database as nova-compute would: the demo "
+                     "and the scale harness). nova-driver works only inside "
+                     "nova-compute (library mode) and is refused here."),
     cfg.BoolOpt("dry_run", default=False, mutable=True,
                 help="Decide and count everything but emit nothing except a "
                      "log line (a kill switch)."),
     cfg.StrOpt("transport_url", secret=True,
                help="oslo.messaging URL for the notification sink."),
+    cfg.StrOpt("compute_host", default=socket.gethostname(),
+               sample_default="<this machine's host name>",
+               help="The nova-compute service that manages this NovaLink host: "
+                    "its [DEFAULT] host in nova.conf (default, like nova's: this "
+                    "machine's host name). The nova-compute sink delivers to its "
+                    "queue, lpar_eventd_lifecycle.<compute_host>.info on "
+                    "[DEFAULT] control_exchange."),
 ]
 
 NVRAM_OPTS = [

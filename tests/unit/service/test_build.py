@@ -45,7 +45,7 @@ def test_a_good_config_builds_every_part(tmp_path):
     (("password = sekret-pw", ""), "[novalink] username and password are required"),
     (("[nova]", "[events]\npolicy = fastest\n[nova]"), "unknown policy 'fastest'"),
     (("[metrics]", "[sink]\ndriver = carrier-pigeon\n[metrics]"),
-     "unknown sink 'carrier-pigeon'"),
+     "[sink] driver = carrier-pigeon: unknown sink 'carrier-pigeon' (choose from: "),
     (("[nova]", "[nova]\nlookup = conductor"), "[nova] transport_url is required"),
     (("[metrics]", "[sink]\ndriver = notification\n[metrics]"),
      "[sink] transport_url is required"),
@@ -57,6 +57,35 @@ def test_bad_configuration_is_one_clear_error(tmp_path, change, message):
         build(conf, registry=CollectorRegistry())
     assert message in str(err.value)
     assert "\n" not in str(err.value) and "sekret-pw" not in str(err.value)
+
+
+def test_a_sink_that_cannot_work_in_the_daemon_is_refused_in_one_line(tmp_path, capsys):
+    """nova-driver needs nova-compute's driver object: in the daemon it is a
+    configuration error naming the option, the value and the choices."""
+    path = tmp_path / "c.conf"
+    path.write_text(GOOD.format(db=tmp_path / "n.sqlite") +
+                    "[sink]\ndriver = log,nova-driver\n")
+    assert run_daemon(["--config-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("lpar-eventd: configuration error: [sink] driver = nova-driver: "
+                          "sink 'nova-driver' runs only in nova-compute")
+    choices = err.split("choose from: ")[1].rstrip(")\n").split(", ")
+    assert "nova-compute" in choices and "log" in choices and "nova-driver" not in choices
+
+
+def test_the_nova_compute_sink_is_built_from_the_standard_messaging_options(tmp_path):
+    text = GOOD.format(db=tmp_path / "nova.sqlite") + (
+        "[sink]\ndriver = nova-compute\ncompute_host = compute-07\n"
+        "[DEFAULT]\ntransport_url = rabbit://nova:sekret-pw@127.0.0.1:9/\n"
+        "[oslo_messaging_rabbit]\nrabbit_quorum_queue = true\n")
+    daemon = build(conf_with(tmp_path, text), registry=CollectorRegistry())
+    try:
+        inner = daemon.sink._inner
+        assert (type(inner).__name__, inner.host, inner.exchange) == (
+            "NovaComputeSink", "compute-07", "nova")
+    finally:
+        daemon.sink.close()
 
 
 def test_malformed_basic_auth_file_is_refused(tmp_path):
