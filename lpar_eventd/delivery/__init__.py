@@ -56,10 +56,12 @@ The guarantees and what they rest on
   returns after the confirm, so decision N of an instance is in the queue
   before N+1 is sent; one queue, one consumer thread. After a crash the
   unacknowledged messages come back in their order.
-* **Duplicates are harmless.** A crash between ``emit_event`` and the ack,
-  or a confirm lost with the connection (the engine then sends again),
-  delivers a decision twice; the listener drops redeliveries it already saw
-  in this process. nova re-checks everything itself
+* **Duplicates are harmless.** oslo.messaging sends the acknowledgement
+  from its polling thread, up to ``ACK_REQUEUE_EVERY_SECONDS_MAX`` (5 s)
+  after the endpoint returned, so a nova-compute killed gets again what it
+  handled in its last seconds; a confirm lost with the connection makes the
+  engine send again. The listener drops redeliveries it already saw in this
+  process. nova re-checks everything itself
   (``ComputeManager.handle_lifecycle_event``): it reads the instance (one
   conductor call) and asks the driver for the VM's power state (one
   hypervisor read); an event that no longer matches the driver is dropped as

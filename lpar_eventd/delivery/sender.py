@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,31 @@ from lpar_eventd.sinks.notifier import NotificationSink
 __all__ = ["NovaComputeSink", "rabbit_queue_warnings"]
 
 LOG = logging.getLogger(__name__)
+
+#: The rabbit driver logs each failed publish at ERROR, twice ("Failed to
+#: publish...", "Unable to connect..."). For our sends the sink raises that
+#: failure and the engine logs it as one line naming the LPAR, so those
+#: records, on the sending thread and only inside ``emit``, go to DEBUG.
+_DRIVER_LOGGERS = ("oslo.messaging._drivers.impl_rabbit",)
+_sending = threading.local()
+
+
+class _OwnSendErrorsToDebug(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(_sending, "active", False) or record.levelno <= logging.DEBUG:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+_FILTER = _OwnSendErrorsToDebug()
+
+
+def _install_filter() -> None:
+    for name in _DRIVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 class NovaComputeSink(NotificationSink):
@@ -66,17 +92,21 @@ class NovaComputeSink(NotificationSink):
                          publisher_id=publisher_id or f"lpar-eventd.{socket.gethostname()}",
                          wall=wall)
         self.host = host
+        _install_filter()
         if conf is not None and transport is None:
             for warning in rabbit_queue_warnings(conf, host):
                 LOG.warning("%s", warning)
 
     def emit(self, event: LifecycleEvent) -> None:
+        _sending.active = True
         try:
             super().emit(event)
         except SinkError as exc:
             raise SinkError(f"{event.transition.value} for instance {event.instance_uuid} "
                             f"not delivered to nova-compute on {self.host}: "
                             f"{exc.__cause__ or exc}") from exc.__cause__
+        finally:
+            _sending.active = False
 
 
 def rabbit_queue_warnings(conf: cfg.ConfigOpts, host: str) -> list[str]:
