@@ -28,7 +28,7 @@ from oslo_utils import timeutils
 from prometheus_client import CollectorRegistry
 
 from lpar_eventd.conf import opts
-from lpar_eventd.delivery import NovaComputeSink, queue_name
+from lpar_eventd.delivery import ComputeReceiver, NovaComputeSink, queue_name
 from lpar_eventd.engine.events import Event
 from lpar_eventd.engine.handler import EngineConfig, Ports
 from lpar_eventd.engine.inmemory import MemoryHost
@@ -39,7 +39,10 @@ from lpar_eventd.nova.database import NovaDatabase
 from lpar_eventd.nova.lookup import DatabaseLookup
 from lpar_eventd.nova.seed import InstanceSpec, seed_instances, update_instance
 from lpar_eventd.runtime import Runtime, make_pool
+from lpar_eventd.simulator.tls import make_test_pki
+from lpar_eventd.sinks.base import SinkError
 from tests.functional.nova_compute import read_handled, write_states
+from tests.unit.delivery.test_sender_receiver import RecordingDriver
 
 pytestmark = pytest.mark.slow
 
@@ -155,6 +158,7 @@ def daemon_conf(tmp_path: Path, transport_url: str,
                 rabbit: str = "amqp_durable_queues = true") -> cfg.ConfigOpts:
     """The daemon's configuration: [DEFAULT] transport_url and the same
     [oslo_messaging_rabbit] queue options as nova's (they share its exchange)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "lpar-eventd.conf"
     path.write_text(f"[DEFAULT]\ntransport_url = {transport_url}\n"
                     f"[oslo_messaging_rabbit]\n{rabbit}\n")
@@ -363,3 +367,100 @@ def test_a_dead_broker_fails_sends_that_are_counted_retried_and_none_lost(
     assert (before_kill, after_restart) == (15, 30)
     assert d.sample("lpar_eventd_settle_errors_total") == 0
     assert rows(nova_db, everyone) == {u: STOPPED_BY_NOVA for u in everyone}
+
+
+def test_tls_heartbeat_and_quorum_queues_come_from_the_standard_options(
+        rabbitmq_factory, tls_files, tmp_path):
+    """[oslo_messaging_rabbit] as in nova.conf, on both sides: amqps verified
+    against the CA, heartbeats, and the host's queue a quorum queue."""
+    broker = rabbitmq_factory(tls=tls_files)
+    rabbit = (f"ssl = true\nssl_ca_file = {tls_files.ca}\nheartbeat_timeout_threshold = 10\n"
+              "rabbit_quorum_queue = true")
+    sink = NovaComputeSink("tls-host", conf=daemon_conf(tmp_path / "daemon", broker.tls_url,
+                                                        rabbit))
+    nova_side = daemon_conf(tmp_path / "nova", broker.tls_url, rabbit)
+    driver = RecordingDriver()
+    driver.listen()
+    receiver = ComputeReceiver.from_conf(driver, nova_side, host="tls-host").start()
+    try:
+        for n in range(5):
+            sink.emit(decision(instance(n), Transition.STOPPED))
+        assert [e.uuid for e in driver.wait_for(5, 30)] == [instance(n) for n in range(5)]
+        queues = {row[0]: row[1:] for row in broker.queues("type", "durable")}
+        connections = broker.ctl("list_connections", "--no-table-headers", "ssl",
+                                 "timeout").split()
+    finally:
+        receiver.stop()
+        receiver.wait()
+        sink.close()
+    assert queues[queue_name("tls-host")] == ["quorum", "true"]
+    assert connections and set(connections[0::2]) == {"true"}  # every connection is TLS
+    assert set(connections[1::2]) == {"10"}  # the heartbeat both sides asked for
+
+
+def test_a_broker_certificate_from_another_ca_fails_the_send_in_one_line(
+        rabbitmq_factory, tls_files, tmp_path):
+    broker = rabbitmq_factory(tls=tls_files)
+    other = make_test_pki(tmp_path / "other-pki")
+    sink = NovaComputeSink("tls-host", conf=daemon_conf(
+        tmp_path, broker.tls_url, f"ssl = true\nssl_ca_file = {other.ca}"))
+    try:
+        with pytest.raises(SinkError) as err:
+            sink.emit(decision(instance(1), Transition.STOPPED))
+    finally:
+        sink.close()
+    assert "CERTIFICATE_VERIFY_FAILED" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_daemon_configured_for_nova_compute_delivers_what_it_decides(
+        rabbitmq, nova_db_path, tmp_path):
+    """The real lpar-eventd process ([sink] driver = log,nova-compute, the
+    standard messaging options in its file) against the simulator: an
+    out-of-band power-off wave; every decision it logs reaches the receiver,
+    and emit_event, once."""
+    from lpar_eventd.demo import total
+    from lpar_eventd.nova.seed import specs_from_scenario
+    from lpar_eventd.scale import scenarios
+    from lpar_eventd.simulator.config import SimConfig
+    from lpar_eventd.simulator.server import Simulator
+    from tests.functional.daemon_proc import SPEED
+    from tests.functional.daemon_proc import Daemon as DaemonProcess
+    from tests.functional.nova_compute import TRANSITION_NAMES
+
+    scenario = scenarios.build("mixed", 40, 4)
+    specs = specs_from_scenario(scenario)
+    db = NovaDatabase(f"sqlite:///{nova_db_path}?timeout=1")
+    seed_instances(db, specs)
+    db.dispose()
+    driver = RecordingDriver()
+    driver.listen()
+    receiver = ComputeReceiver.from_conf(
+        driver, daemon_conf(tmp_path / "nova", rabbitmq.url), host=HOST).start()
+    sim = Simulator(SimConfig(port=0, long_poll=0.5)).start()
+    sim.load(scenario)
+    running = [spec.lpar_uuid for spec in specs if spec.power_state == RUNNING
+               and sim.lpar_state(spec.lpar_uuid) == "running"][:15]
+    daemon = DaemonProcess(tmp_path, sim.http_port, nova_db_path, extra=(
+        f"[sink]\ndriver = log,nova-compute\ncompute_host = {HOST}\n"
+        f"[DEFAULT]\ntransport_url = {rabbitmq.url}\n"
+        "[oslo_messaging_rabbit]\namqp_durable_queues = true\n"))
+    try:
+        daemon.start().healthy()
+        for future in [sim.operate(lpar, "shutdown", SPEED) for lpar in running]:
+            future.result(timeout=60)
+        daemon.wait_settled()
+        emitted = total(daemon.metrics(), "lpar_eventd_lifecycle_events_emitted_total")
+        heard = driver.wait_for(int(emitted), 30)
+        assert daemon.stop() == 0
+    finally:
+        daemon.stop()
+        receiver.stop()
+        receiver.wait()
+        sim.stop()
+    logged = Counter((line.split("instance=")[1].split()[0],
+                      line.split("transition=")[1].split()[0])
+                     for line in daemon.log_text().splitlines() if "lifecycle transition=" in line)
+    received = Counter((e.uuid, TRANSITION_NAMES[e.transition]) for e in heard)
+    assert len(running) == 15 and emitted >= 15
+    assert received == logged and sum(received.values()) == emitted
+    assert {(spec.uuid, "stopped") for spec in specs if spec.lpar_uuid in running} <= set(received)
