@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from lpar_eventd.nova.database import NovaDatabase, build_sqlite, sqlite_url
-from tests.rabbit_server import BrokerUnavailable, RabbitServer
+from lpar_eventd.scale.broker import BrokerUnavailable, RabbitServer
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""A private rabbitmq-server on loopback (Debian's package) that a test owns.
+"""A private rabbitmq-server on loopback (Debian's package), for tests, benchmarks, demos.
 
-Each test that needs a broker starts its own on free ports, with its own
-Erlang port mapper, node name and data directory, and stops it at teardown.
+Each user (a test, ``bench-delivery``) starts its own on free ports, with
+its own Erlang port mapper, node name and data directory, and stops it.
 The server can be stopped or killed and started again on the same ports and
 data directory (durable queues and persistent messages survive, as on a real
 broker restart), optionally with a TLS listener, and ``ctl`` runs
