@@ -35,11 +35,17 @@ Behaviour, one message at a time, in queue order (one dispatch thread):
   logged once and acknowledged (``rejected``): it could never succeed, and
   holding it would stop the host's queue for ever.
 
-Errors: ``start()`` raises oslo.messaging's ServerListenError when it cannot
-declare its queue (the broker refused the queue's arguments, e.g. a durable
-queue redeclared non-durable: the ``[oslo_messaging_rabbit]`` queue options
-must match on both sides). A broker that goes away later is oslo.messaging's
-to reconnect to; unacknowledged messages stay on the broker.
+Errors: ``start()`` waits for the broker (oslo.messaging reconnects for
+ever, as for nova-compute's own RPC server, which needs the same broker),
+and raises oslo.messaging's MessageDeliveryFailure when the broker refuses
+the queue (``PRECONDITION_FAILED - inequivalent arg 'durable'``: the
+``[oslo_messaging_rabbit]`` queue options differ from the daemon's). A
+broker that goes away later is oslo.messaging's to reconnect to;
+unacknowledged messages stay on the broker.
+
+Threads: the listener runs on oslo.messaging's default executor (native
+threads; green ones if nova-compute monkey-patched them), with one dispatch
+worker whatever ``executor_thread_pool_size`` says.
 """
 
 from __future__ import annotations
@@ -92,9 +98,9 @@ class ComputeReceiver:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self.delivered = self.requeued = self.rejected = 0
+        self._started = False
         self._listener = oslo_messaging.get_notification_listener(
-            transport, [lifecycle_target(host, exchange)], [self],
-            executor="threading", allow_requeue=True)
+            transport, [lifecycle_target(host, exchange)], [self], allow_requeue=True)
 
     @classmethod
     def from_conf(cls, driver: Any, conf: cfg.ConfigOpts, host: str | None = None,
@@ -116,7 +122,8 @@ class ComputeReceiver:
     def start(self) -> "ComputeReceiver":
         """Start consuming on one dispatch thread (queue order)."""
         self._stopping.clear()
-        self._listener.start(override_pool_size=1)
+        self._listener.start(override_pool_size=1)  # one worker: queue order
+        self._started = True
         LOG.info("Taking lifecycle decisions for host %s from queue %s", self.host,
                  self.queue)
         return self
@@ -124,11 +131,14 @@ class ComputeReceiver:
     def stop(self) -> None:
         """Stop taking messages; the one held for a retry goes back to the queue."""
         self._stopping.set()
-        self._listener.stop()
+        if self._started:
+            self._listener.stop()
 
     def wait(self) -> None:
         """Wait for the dispatch thread to finish; release our connection."""
-        self._listener.wait()
+        if self._started:
+            self._listener.wait()
+            self._started = False
         if self._owned:
             self._transport.cleanup()
             self._owned = False

@@ -18,6 +18,7 @@ counted, logged retry.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -31,7 +32,7 @@ from lpar_eventd.engine.ports import LifecycleEvent
 from lpar_eventd.sinks.base import DAEMON, SinkError
 from lpar_eventd.sinks.notifier import NotificationSink
 
-__all__ = ["NovaComputeSink", "rabbit_queue_warnings"]
+__all__ = ["NovaComputeSink", "rabbit_queue_warnings", "check_tls_files"]
 
 LOG = logging.getLogger(__name__)
 
@@ -94,6 +95,11 @@ class NovaComputeSink(NotificationSink):
         self.host = host
         _install_filter()
         if conf is not None and transport is None:
+            try:
+                check_tls_files(conf)
+            except ValueError:
+                self.close()
+                raise
             for warning in rabbit_queue_warnings(conf, host):
                 LOG.warning("%s", warning)
 
@@ -107,6 +113,22 @@ class NovaComputeSink(NotificationSink):
                             f"{exc.__cause__ or exc}") from exc.__cause__
         finally:
             _sending.active = False
+
+
+_TLS_FILES = ("ssl_ca_file", "ssl_cert_file", "ssl_key_file")
+
+
+def check_tls_files(conf: cfg.ConfigOpts) -> None:
+    """Refuse at start a TLS file the rabbit driver would fail to read on
+    every send (ValueError naming the option and the path)."""
+    try:
+        rabbit = conf.oslo_messaging_rabbit
+        paths = [(name, getattr(rabbit, name)) for name in _TLS_FILES]
+    except cfg.NoSuchOptError:  # not the rabbit driver
+        return
+    for name, path in paths:
+        if path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
+            raise ValueError(f"[oslo_messaging_rabbit] {name}: {path} is not a readable file")
 
 
 def rabbit_queue_warnings(conf: cfg.ConfigOpts, host: str) -> list[str]:

@@ -222,3 +222,58 @@ class TestSender:
         with caplog.at_level(logging.WARNING, logger="lpar_eventd.delivery.sender"):
             NovaComputeSink("compute-01", conf=conf).close()
         assert caplog.text == ""
+
+    def test_a_tls_file_that_cannot_be_read_is_refused_at_start(self, tmp_path):
+        path = tmp_path / "lpar-eventd.conf"
+        path.write_text("[DEFAULT]\ntransport_url = rabbit://nova:pw@127.0.0.1:9/\n"
+                        "[oslo_messaging_rabbit]\nssl = true\n"
+                        f"ssl_ca_file = {tmp_path / 'missing-ca.pem'}\n")
+        conf = cfg.ConfigOpts()
+        opts.register_all(conf)
+        conf(["--config-file", str(path)], project="lpar-eventd")
+        with pytest.raises(ValueError, match=r"\[oslo_messaging_rabbit\] ssl_ca_file: .*"
+                                             r"missing-ca.pem is not a readable file"):
+            NovaComputeSink("compute-01", conf=conf)
+
+    def test_an_auto_deleted_queue_is_called_out(self, tmp_path, caplog):
+        path = tmp_path / "lpar-eventd.conf"
+        path.write_text("[DEFAULT]\ntransport_url = rabbit://nova:pw@127.0.0.1:9/\n"
+                        "[oslo_messaging_rabbit]\namqp_durable_queues = true\n"
+                        "amqp_auto_delete = true\n")
+        conf = cfg.ConfigOpts()
+        opts.register_all(conf)
+        conf(["--config-file", str(path)], project="lpar-eventd")
+        with caplog.at_level(logging.WARNING, logger="lpar_eventd.delivery.sender"):
+            NovaComputeSink("compute-01", conf=conf).close()
+        [record] = caplog.records
+        assert "amqp_auto_delete = true" in record.getMessage()
+        assert "lpar_eventd_lifecycle.compute-01.info" in record.getMessage()
+
+
+class TestReceiverLifecycle:
+    def test_stop_and_wait_without_start_are_harmless(self, transport, host):
+        receiver = ComputeReceiver(RecordingDriver(), transport, host)
+        receiver.stop()
+        receiver.wait()
+        assert (receiver.delivered, receiver.requeued, receiver.rejected) == (0, 0, 0)
+
+    def test_from_novas_configuration(self, host, tmp_path):
+        """nova.conf's [DEFAULT] host and transport_url, nothing of ours."""
+        path = tmp_path / "nova.conf"
+        path.write_text(f"[DEFAULT]\nhost = {host}\ntransport_url = fake:/\n")
+        conf = cfg.ConfigOpts()
+        conf.register_opt(cfg.StrOpt("host"))  # nova registers it (nova.conf.netconf)
+        oslo_messaging.set_transport_defaults("nova")  # what nova's set_lib_defaults does
+        conf(["--config-file", str(path)], project="nova")
+        driver = RecordingDriver()
+        driver.listen()
+        receiver = ComputeReceiver.from_conf(driver, conf).start()
+        try:
+            sink = NovaComputeSink(host, "fake:/")
+            sink.emit(decision(2))
+            assert driver.wait_for(1)[0].uuid == decision(2).instance_uuid
+            sink.close()  # (the fake driver's cleanup empties every fake exchange)
+            assert receiver.queue == f"lpar_eventd_lifecycle.{host}.info"
+        finally:
+            receiver.stop()
+            receiver.wait()
