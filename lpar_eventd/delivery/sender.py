@@ -29,6 +29,7 @@ from oslo_config import cfg
 
 from lpar_eventd.delivery.wire import EXCHANGE, lifecycle_topic, queue_name, rpc_transport_url
 from lpar_eventd.engine.ports import LifecycleEvent
+from lpar_eventd.nova.conductor import mask_url
 from lpar_eventd.sinks.base import DAEMON, SinkError
 from lpar_eventd.sinks.notifier import NotificationSink
 
@@ -102,6 +103,9 @@ class NovaComputeSink(NotificationSink):
                 raise
             for warning in rabbit_queue_warnings(conf, host):
                 LOG.warning("%s", warning)
+        LOG.info("Decisions go to nova-compute on %s: queue %s on exchange %s over %s",
+                 host, queue_name(host), self.exchange,
+                 mask_url(transport_url) if transport is None else "the given transport")
 
     def emit(self, event: LifecycleEvent) -> None:
         _sending.active = True

@@ -19,7 +19,8 @@ from tests.unit.sinks.events import lifecycle
 
 class TestRegistry:
     def test_names(self):
-        assert {"log", "notification", "nova-driver", "memory"} <= set(sink_names())
+        assert {"log", "notification", "nova-driver", "nova-compute", "memory"} <= set(
+            sink_names())
 
     def test_each_by_name(self):
         assert isinstance(make_sink("log"), LogSink)
