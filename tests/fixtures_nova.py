@@ -108,6 +108,7 @@ def serve_conductor(db_url: str, transport_url: str) -> None:
 
     from lpar_eventd.nova.config import configure_nova
 
+    rpc.set_defaults(control_exchange="nova")  # as nova-conductor's parse_args does
     conf = configure_nova(connection=db_url, transport_url=transport_url)
     conf.set_override("auth_type", "none", group="placement")
     conf.set_override("endpoint_override", "http://127.0.0.1:9/", group="placement")

@@ -27,7 +27,6 @@ from oslo_config import cfg
 from oslo_utils import timeutils
 from prometheus_client import CollectorRegistry
 
-from lpar_eventd.conf import opts
 from lpar_eventd.delivery import ComputeReceiver, NovaComputeSink, queue_name
 from lpar_eventd.engine.events import Event
 from lpar_eventd.engine.handler import EngineConfig, Ports
@@ -42,7 +41,7 @@ from lpar_eventd.runtime import Runtime, make_pool
 from lpar_eventd.simulator.tls import make_test_pki
 from lpar_eventd.sinks.base import SinkError
 from tests.functional.nova_compute import read_handled, write_states
-from tests.unit.delivery.test_sender_receiver import RecordingDriver
+from tests.delivery_parts import RecordingDriver, messaging_conf
 
 pytestmark = pytest.mark.slow
 
@@ -154,34 +153,16 @@ LEFT_RUNNING = Row(vm_states.ACTIVE, RUNNING, None, ())
 FORCE_STOPPED = Row(vm_states.STOPPED, RUNNING, task_states.POWERING_OFF, ("stop",))
 
 
-def daemon_conf(tmp_path: Path, transport_url: str,
+def daemon_conf(directory: Path, transport_url: str,
                 rabbit: str = "amqp_durable_queues = true") -> cfg.ConfigOpts:
     """The daemon's configuration: [DEFAULT] transport_url and the same
     [oslo_messaging_rabbit] queue options as nova's (they share its exchange)."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / "lpar-eventd.conf"
-    path.write_text(f"[DEFAULT]\ntransport_url = {transport_url}\n"
-                    f"[oslo_messaging_rabbit]\n{rabbit}\n")
-    conf = cfg.ConfigOpts()
-    opts.register_all(conf)
-    conf(["--config-file", str(path)], project="lpar-eventd")
-    return conf
+    return messaging_conf(directory, transport_url, rabbit)
 
 
 def decision(uuid_: str, transition: Transition) -> LifecycleEvent:
     state = "running" if transition is Transition.STARTED else "not activated"
     return LifecycleEvent(uuid_, uuid_.upper(), transition, state, 0.0, 1.0)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def delivered(handled: list[dict[str, Any]]) -> Counter[tuple[str, str, float]]:
@@ -191,7 +172,7 @@ def delivered(handled: list[dict[str, Any]]) -> Counter[tuple[str, str, float]]:
 
 # -- the tests ---------------------------------------------------------------------
 def test_nova_compute_killed_mid_stream_gets_every_decision_after_restart(
-        rabbitmq, nova_db, nova_compute, tmp_path):
+        rabbitmq, nova_db, nova_compute, tmp_path, wait_until):
     """kill -9 of nova-compute while decisions flow: the queue keeps them, the
     restarted nova-compute handles each, nova drops the stale ones itself."""
     off = [instance(n) for n in range(0, 40)]          # powered off out of band
@@ -215,13 +196,13 @@ def test_nova_compute_killed_mid_stream_gets_every_decision_after_restart(
             sent.append((event.instance_uuid, event.transition.value,
                          float(1_700_000_000 + i)))
             if i == 60:  # mid-stream: wait until nova-compute is busy, then kill it
-                wait_for(lambda: len(compute.handled_events()) >= 20, 60, "20 handled")
+                wait_until(lambda: len(compute.handled_events()) >= 20, 60, message="20 handled")
                 compute.kill()
                 killed_after = len(compute.handled_events())
         queued = dict((r[0], int(r[1])) for r in rabbitmq.queues("messages"))
         compute.start()
-        wait_for(lambda: set(delivered(compute.handled_events())) >= set(sent), 120,
-                 "every decision handled after the restart")
+        wait_until(lambda: set(delivered(compute.handled_events())) >= set(sent), 120,
+                   message="every decision handled after the restart")
     finally:
         sink.close()
     assert compute.stop() == 0
@@ -307,7 +288,7 @@ def daemon(nova_db: NovaDatabase) -> Iterator[Callable[[NovaComputeSink], Daemon
 
 
 def test_a_dead_broker_fails_sends_that_are_counted_retried_and_none_lost(
-        rabbitmq, nova_db, nova_compute, daemon, tmp_path, caplog):
+        rabbitmq, nova_db, nova_compute, daemon, tmp_path, caplog, wait_until):
     """Live delivery; nova-compute down (decisions wait in the durable queue);
     the broker killed (sends fail, counted and retried by the engine, the
     queue and its messages survive); all delivered once both are back."""
@@ -327,28 +308,31 @@ def test_a_dead_broker_fails_sends_that_are_counted_retried_and_none_lost(
         d.source.power_off(d.host, [u.upper() for u in group])
 
     power_off(groups[0])  # live
-    wait_for(lambda: {h["uuid"] for h in compute.handled_events()} >= set(groups[0]), 60,
-             "the first group handled live")
+    wait_until(lambda: {h["uuid"] for h in compute.handled_events()} >= set(groups[0]), 60,
+               message="the first group handled live")
     assert compute.stop() == 0
     power_off(groups[1])  # nova-compute down: they wait in the queue
-    wait_for(lambda: d.emitted() == 30, 30, "the second group sent")
+    wait_until(lambda: d.emitted() == 30, 30, message="the second group sent")
 
     def depth() -> int:
         return dict((r[0], int(r[1])) for r in rabbitmq.queues("messages"))[queue_name(HOST)]
     before_kill = depth()
     rabbitmq.kill()
     with caplog.at_level(logging.WARNING):
+        caplog.clear()
         power_off(groups[2])  # broker down: every send fails
-        wait_for(lambda: d.sample("lpar_eventd_retries_total", stage="sink") >= 30, 30,
-                 "two failed sends per LPAR")
+        wait_until(lambda: d.sample("lpar_eventd_retries_total", stage="sink") >= 30, 30,
+                   message="two failed sends per LPAR")
         time.sleep(1.0)
         failures = d.sample("lpar_eventd_retries_total", stage="sink")
         assert d.emitted() == 30
         rabbitmq.start()
-        wait_for(lambda: d.emitted() == 45, 60, "the third group sent once the broker is back")
+        wait_until(lambda: d.emitted() == 45, 60,
+                   message="the third group sent once the broker is back")
     # one line per failed send, naming the LPAR; nothing else from the send path
     # (the settle threads; oslo's heartbeat thread says once that the broker left)
-    ours = [r for r in caplog.records if r.threadName.startswith("settle")]
+    ours = [r for r in caplog.records
+            if r.threadName.startswith("settle") and r.levelno >= logging.WARNING]
     lines = [r.getMessage() for r in ours]
     strays = [line for line in lines if not line.startswith("sink failed for LPAR ")]
     assert lines and not strays and all("\n" not in line for line in lines), strays[:5]
@@ -357,8 +341,8 @@ def test_a_dead_broker_fails_sends_that_are_counted_retried_and_none_lost(
     print(f"\n  e.g.: {lines[0]}")
     after_restart = depth()  # what survived the kill, and the retried sends
     compute.start()
-    wait_for(lambda: {h["uuid"] for h in compute.handled_events()} >= set(everyone), 60,
-             "every decision handled")
+    wait_until(lambda: {h["uuid"] for h in compute.handled_events()} >= set(everyone), 60,
+               message="every decision handled")
     assert compute.stop() == 0
     print(f"\nbroker-kill test: {before_kill} decisions queued at the broker's kill -9, "
           f"{failures:.0f} failed sends counted and retried while it was down, "

@@ -10,7 +10,6 @@ tests/functional/test_delivery.py.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,15 +18,17 @@ from typing import Any
 import oslo_messaging
 import pytest
 from nova.virt import event as virtevent
-from nova.virt import fake
 from oslo_config import cfg
 
-from lpar_eventd.conf import opts
 from lpar_eventd.delivery import ComputeReceiver, NovaComputeSink
 from lpar_eventd.delivery.wire import lifecycle_target
 from lpar_eventd.engine.ports import LifecycleEvent, Transition
 from lpar_eventd.sinks.base import DAEMON, NOVA_COMPUTE, SinkError
 from lpar_eventd.sinks.registry import make_sink, runs_in
+from tests.delivery_parts import RecordingDriver, messaging_conf
+
+#: nothing listens there: a send fails at once
+DEAD_BROKER = "rabbit://nova:pw@127.0.0.1:9/"
 
 TRANSITIONS = [Transition.STARTED, Transition.STOPPED, Transition.SUSPENDED,
                Transition.RESUMED]
@@ -37,29 +38,6 @@ def decision(n: int, transition: Transition = Transition.STOPPED) -> LifecycleEv
     return LifecycleEvent(f"00000000-0000-4000-8000-{n:012d}",
                           f"0E6C1A2B-0000-4000-8000-{n:012d}", transition,
                           "not activated", 10.0, 25.0)
-
-
-class RecordingDriver(fake.FakeDriver):
-    """nova's fake driver; what its compute manager would have been handed."""
-
-    def __init__(self) -> None:
-        super().__init__(virtapi=None)
-        self.heard: list[virtevent.LifecycleEvent] = []
-        self.changed = threading.Condition()
-
-    def listen(self) -> None:
-        self.register_event_listener(self._hear)
-
-    def _hear(self, event: virtevent.LifecycleEvent) -> None:
-        with self.changed:
-            self.heard.append(event)
-            self.changed.notify_all()
-
-    def wait_for(self, n: int, timeout: float = 10.0) -> list[virtevent.LifecycleEvent]:
-        with self.changed:
-            assert self.changed.wait_for(lambda: len(self.heard) >= n, timeout), (
-                f"heard {len(self.heard)} of {n}")
-            return list(self.heard)
 
 
 @pytest.fixture
@@ -183,7 +161,7 @@ class TestSender:
             sink.close()
 
     def test_a_dead_broker_fails_the_send_at_once_naming_instance_and_host(self):
-        sink = NovaComputeSink("compute-01", "rabbit://guest:guest@127.0.0.1:9/")
+        sink = NovaComputeSink("compute-01", DEAD_BROKER)
         started = time.monotonic()
         try:
             with pytest.raises(SinkError) as err:
@@ -196,12 +174,7 @@ class TestSender:
         assert "nova-compute on compute-01" in message and "\n" not in message
 
     def test_from_the_daemons_configuration(self, tmp_path, caplog):
-        path = tmp_path / "lpar-eventd.conf"
-        path.write_text("[DEFAULT]\ntransport_url = rabbit://nova:pw@127.0.0.1:9/\n"
-                        "[oslo_messaging_rabbit]\nheartbeat_timeout_threshold = 30\n")
-        conf = cfg.ConfigOpts()
-        opts.register_all(conf)
-        conf(["--config-file", str(path)], project="lpar-eventd")
+        conf = messaging_conf(tmp_path, DEAD_BROKER, "heartbeat_timeout_threshold = 30")
         with caplog.at_level(logging.WARNING, logger="lpar_eventd.delivery.sender"):
             sink = NovaComputeSink("compute-01", conf=conf)
         try:
@@ -213,36 +186,21 @@ class TestSender:
         assert "does not survive a broker restart" in caplog.text
 
     def test_durable_or_quorum_queues_need_no_warning(self, tmp_path, caplog):
-        path = tmp_path / "lpar-eventd.conf"
-        path.write_text("[DEFAULT]\ntransport_url = rabbit://nova:pw@127.0.0.1:9/\n"
-                        "[oslo_messaging_rabbit]\nrabbit_quorum_queue = true\n")
-        conf = cfg.ConfigOpts()
-        opts.register_all(conf)
-        conf(["--config-file", str(path)], project="lpar-eventd")
+        conf = messaging_conf(tmp_path, DEAD_BROKER, "rabbit_quorum_queue = true")
         with caplog.at_level(logging.WARNING, logger="lpar_eventd.delivery.sender"):
             NovaComputeSink("compute-01", conf=conf).close()
         assert caplog.text == ""
 
     def test_a_tls_file_that_cannot_be_read_is_refused_at_start(self, tmp_path):
-        path = tmp_path / "lpar-eventd.conf"
-        path.write_text("[DEFAULT]\ntransport_url = rabbit://nova:pw@127.0.0.1:9/\n"
-                        "[oslo_messaging_rabbit]\nssl = true\n"
-                        f"ssl_ca_file = {tmp_path / 'missing-ca.pem'}\n")
-        conf = cfg.ConfigOpts()
-        opts.register_all(conf)
-        conf(["--config-file", str(path)], project="lpar-eventd")
+        conf = messaging_conf(tmp_path, DEAD_BROKER,
+                              f"ssl = true\nssl_ca_file = {tmp_path / 'missing-ca.pem'}")
         with pytest.raises(ValueError, match=r"\[oslo_messaging_rabbit\] ssl_ca_file: .*"
                                              r"missing-ca.pem is not a readable file"):
             NovaComputeSink("compute-01", conf=conf)
 
     def test_an_auto_deleted_queue_is_called_out(self, tmp_path, caplog):
-        path = tmp_path / "lpar-eventd.conf"
-        path.write_text("[DEFAULT]\ntransport_url = rabbit://nova:pw@127.0.0.1:9/\n"
-                        "[oslo_messaging_rabbit]\namqp_durable_queues = true\n"
-                        "amqp_auto_delete = true\n")
-        conf = cfg.ConfigOpts()
-        opts.register_all(conf)
-        conf(["--config-file", str(path)], project="lpar-eventd")
+        conf = messaging_conf(tmp_path, DEAD_BROKER,
+                              "amqp_durable_queues = true\namqp_auto_delete = true")
         with caplog.at_level(logging.WARNING, logger="lpar_eventd.delivery.sender"):
             NovaComputeSink("compute-01", conf=conf).close()
         [record] = caplog.records

@@ -61,18 +61,17 @@ def test_bad_configuration_is_one_clear_error(tmp_path, change, message):
     assert "\n" not in str(err.value) and "sekret-pw" not in str(err.value)
 
 
-def test_a_sink_that_cannot_work_in_the_daemon_is_refused_in_one_line(tmp_path, capsys):
+def test_a_sink_that_cannot_work_in_the_daemon_is_refused_in_one_line(tmp_path):
     """nova-driver needs nova-compute's driver object: in the daemon it is a
     configuration error naming the option, the value and the choices."""
-    path = tmp_path / "c.conf"
-    path.write_text(GOOD.format(db=tmp_path / "n.sqlite") +
-                    "[sink]\ndriver = log,nova-driver\n")
-    assert run_daemon(["--config-file", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert err.startswith("lpar-eventd: configuration error: [sink] driver = nova-driver: "
-                          "sink 'nova-driver' runs only in nova-compute")
-    choices = err.split("choose from: ")[1].rstrip(")\n").split(", ")
+    text = GOOD.format(db=tmp_path / "n.sqlite") + "[sink]\ndriver = log,nova-driver\n"
+    with pytest.raises(ConfigError) as err:
+        build(conf_with(tmp_path, text), registry=CollectorRegistry())
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("[sink] driver = nova-driver: sink 'nova-driver' runs only "
+                              "in nova-compute")
+    choices = message.split("choose from: ")[1].rstrip(")").split(", ")
     assert "nova-compute" in choices and "log" in choices and "nova-driver" not in choices
 
 
