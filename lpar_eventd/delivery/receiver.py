@@ -100,7 +100,8 @@ class ComputeReceiver:
         self.delivered = self.requeued = self.rejected = 0
         self._started = False
         self._listener = oslo_messaging.get_notification_listener(
-            transport, [lifecycle_target(host, exchange)], [self], allow_requeue=True)
+            transport, [lifecycle_target(host, exchange)], [_Endpoint(self)],
+            allow_requeue=True)
 
     @classmethod
     def from_conf(cls, driver: Any, conf: cfg.ConfigOpts, host: str | None = None,
@@ -146,12 +147,11 @@ class ComputeReceiver:
                  "%d requeued, %d rejected", self.host, self.delivered, self.requeued,
                  self.rejected)
 
-    # -- the notification endpoint (called on the dispatch thread) ---------------
-    filter_rule = oslo_messaging.NotificationFilter(event_type=f"^{EVENT_TYPE}$")
-
-    def info(self, ctxt: Any, publisher_id: str, event_type: str, payload: Any,
-             metadata: Any) -> str:
+    # -- one message (on the dispatch thread) ------------------------------------
+    def _handle(self, publisher_id: str, event_type: str, payload: Any) -> str:
         try:
+            if event_type != EVENT_TYPE:
+                raise MalformedDecision(f"event_type {event_type!r} is not {EVENT_TYPE!r}")
             event, decided = decision_of(payload)
         except MalformedDecision as exc:
             self._count("rejected")
@@ -180,6 +180,17 @@ class ComputeReceiver:
     def _count(self, name: str) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)
+
+
+class _Endpoint:
+    """The notification endpoint oslo.messaging dispatches INFO messages to."""
+
+    def __init__(self, receiver: ComputeReceiver):
+        self._receiver = receiver
+
+    def info(self, ctxt: Any, publisher_id: str, event_type: str, payload: Any,
+             metadata: Any) -> str:
+        return self._receiver._handle(publisher_id, event_type, payload)
 
 
 def _why(exc: BaseException) -> str:

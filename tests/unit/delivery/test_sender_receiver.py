@@ -24,6 +24,7 @@ from lpar_eventd.delivery import ComputeReceiver, NovaComputeSink
 from lpar_eventd.delivery.wire import lifecycle_target
 from lpar_eventd.engine.ports import LifecycleEvent, Transition
 from lpar_eventd.sinks.base import DAEMON, NOVA_COMPUTE, SinkError
+from lpar_eventd.sinks.notifier import payload_of
 from lpar_eventd.sinks.registry import make_sink, runs_in
 from tests.delivery_parts import RecordingDriver, messaging_conf
 
@@ -139,13 +140,18 @@ class TestSinkToReceiver:
                  "payload": {"transition": "exploded"}, "timestamp": "2026-01-01 00:00:00"}
         target = oslo_messaging.Target(topic=lifecycle_target(host).topic + ".info",
                                        exchange="nova")
+        other = dict(stray, message_id=str(uuid.uuid4()), event_type="compute.instance.update",
+                     payload=payload_of(decision(0), 0.0))
         with caplog.at_level(logging.ERROR, logger="lpar_eventd.delivery.receiver"):
             transport._send_notification(target, {}, stray, version=2.0)
+            transport._send_notification(target, {}, other, version=2.0)
             NovaComputeSink(host, transport=transport).emit(decision(1))
             driver.wait_for(1)
-        wait_until(lambda: receiver.rejected == 1)
+        wait_until(lambda: receiver.rejected == 2)
+        assert [e.uuid for e in driver.heard] == [decision(1).instance_uuid]
         assert "Dropped a message from someone" in caplog.text
-        assert len(caplog.records) == 1
+        assert "'compute.instance.update' is not" in caplog.text
+        assert len(caplog.records) == 2
 
 
 class TestSender:
