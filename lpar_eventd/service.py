@@ -134,20 +134,29 @@ def _lookup(conf: cfg.ConfigOpts) -> Any:
 
 
 def _sink(conf: cfg.ConfigOpts, lookup: Any) -> Any:
-    from lpar_eventd.sinks.registry import make_sink
+    from lpar_eventd.sinks.base import DAEMON
+    from lpar_eventd.sinks.registry import SinkNotFound, sink_plugin
     from lpar_eventd.sinks.tee import TeeSink
+    plugins = []
+    for name in conf.sink.driver:  # every name checked before any sink is built
+        try:
+            plugins.append((name, sink_plugin(name, process=DAEMON)))
+        except SinkNotFound as exc:
+            raise ConfigError(f"[sink] driver = {name}: {exc}") from None
     sinks = []
-    for name in conf.sink.driver:
+    for name, plugin in plugins:
         kwargs: dict[str, Any] = {}
         if name == "notification":
             if not conf.sink.transport_url:
                 raise ConfigError("[sink] transport_url is required for the "
                                   "notification sink")
             kwargs["transport_url"] = conf.sink.transport_url
+        elif name == "nova-compute":
+            kwargs.update(host=conf.nova.compute_host, conf=conf)
         elif name == "embedded-compute":
             kwargs["database"] = getattr(lookup, "database", None)
             kwargs["compute_host"] = conf.nova.compute_host
-        sinks.append(make_sink(name, **kwargs))
+        sinks.append(plugin(**kwargs))
     inner = sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
     return DryRunSink(inner, conf)
 

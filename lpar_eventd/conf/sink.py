@@ -10,10 +10,12 @@ nvram_group = cfg.OptGroup("nvram", title="NVRAM store")
 SINK_OPTS = [
     cfg.ListOpt("driver", default=["log"],
                 help="Sinks (stevedore lpar_eventd.sinks), each event goes to "
-                     "every one in order: log, notification, nova-driver (library "
-                     "mode inside nova-compute), embedded-compute (applies events "
-                     "to the embedded nova database as nova-compute would: the "
-                     "demo and the scale harness)."),
+                     "every one in order: log, notification, nova-compute (to "
+                     "nova-compute of [nova] compute_host over [DEFAULT] transport_url, "
+                     "nova's message bus), embedded-compute (applies events to "
+                     "the embedded nova database as nova-compute would: the demo "
+                     "and the scale harness). nova-driver works only inside "
+                     "nova-compute (library mode) and is refused here."),
     cfg.BoolOpt("dry_run", default=False, mutable=True,
                 help="Decide and count everything but emit nothing except a "
                      "log line (a kill switch)."),
