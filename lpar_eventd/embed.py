@@ -56,6 +56,7 @@ from lpar_eventd.nova.lookup import NovaObjectsLookup
 from lpar_eventd.runtime import Runtime
 from lpar_eventd.service import (
     ConfigError, Health, make_engine, make_sinks, nvram_store, one_line, run_engine)
+from lpar_eventd.sinks.base import NOVA_COMPUTE
 from lpar_eventd.sinks.driver import DriverSink
 from lpar_eventd.sources.novalink import NovaLinkSettings, NovaLinkSource
 
@@ -172,7 +173,7 @@ def start(driver: Any, adapter: Any, *, host: str | None = None,
     source = NovaLinkSource.on_adapter(adapter, metrics, _timing(conf, adapter))
     try:
         sink = make_sinks(conf, [n for n in conf.sink.driver if n not in _IMPLIED_SINKS],
-                          leading=[DriverSink(driver)])
+                          leading=[DriverSink(driver)], process=NOVA_COMPUTE)
         if nvram is None:
             nvram = nvram_store(conf, source)
     except ConfigError:

@@ -135,24 +135,35 @@ def _lookup(conf: cfg.ConfigOpts) -> Any:
 
 
 def _sink(conf: cfg.ConfigOpts, lookup: Any) -> Any:
-    return make_sinks(conf, conf.sink.driver)
+    from lpar_eventd.sinks.base import DAEMON
+    return make_sinks(conf, conf.sink.driver, process=DAEMON)
 
 
-def make_sinks(conf: cfg.ConfigOpts, names: Sequence[str],
-               leading: Sequence[Any] = ()) -> Any:
+def make_sinks(conf: cfg.ConfigOpts, names: Sequence[str], leading: Sequence[Any] = (),
+               process: str | None = None) -> Any:
     """``leading`` sinks, then the sinks ``names`` (stevedore), as one sink
-    behind the ``[sink] dry_run`` switch."""
-    from lpar_eventd.sinks.registry import make_sink
+    behind the ``[sink] dry_run`` switch. Every name is checked before any
+    sink is built: an unknown one, or (``process``) one that cannot work in
+    this process, is a ConfigError naming the option and the choices."""
+    from lpar_eventd.sinks.registry import SinkNotFound, sink_plugin
     from lpar_eventd.sinks.tee import TeeSink
-    sinks = list(leading)
+    plugins = []
     for name in names:
+        try:
+            plugins.append((name, sink_plugin(name, process=process)))
+        except SinkNotFound as exc:
+            raise ConfigError(f"[sink] driver = {name}: {exc}") from None
+    sinks = list(leading)
+    for name, plugin in plugins:
         kwargs: dict[str, Any] = {}
         if name == "notification":
             if not conf.sink.transport_url:
                 raise ConfigError("[sink] transport_url is required for the "
                                   "notification sink")
             kwargs["transport_url"] = conf.sink.transport_url
-        sinks.append(make_sink(name, **kwargs))
+        elif name == "nova-compute":
+            kwargs.update(host=conf.nova.compute_host, conf=conf)
+        sinks.append(plugin(**kwargs))
     inner = sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
     return DryRunSink(inner, conf)
 

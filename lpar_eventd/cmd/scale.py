@@ -68,9 +68,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_campaigns(sub: argparse._SubParsersAction) -> None:
     """Subcommands whose modules declare their own arguments: ``report``
-    (dashboard panels to PNG), ``chaos``, ``soak`` and ``load``."""
-    from lpar_eventd.scale import chaos, load, promreport, soak
-    for module in (promreport, chaos, soak, load):
+    (dashboard panels to PNG), ``chaos``, ``soak``, ``load`` and
+    ``bench-delivery``."""
+    from lpar_eventd.scale import bench_delivery, chaos, load, promreport, soak
+    for module in (promreport, chaos, soak, load, bench_delivery):
         module.add_parser(sub)
 
 
@@ -186,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "bench-sim":   # its own parser (bench_sim.build_parser)
         return bench_sim(argv[1:])
     args = _parser().parse_args(argv)
-    if args.command in ("report", "chaos", "soak", "load"):
+    if getattr(args, "func", None) is not None:  # the campaigns' own ``run``
         return args.func(args)
     commands = {"compare": compare, "bench-engine": bench_engine,
                 "bench-source": bench_source, "analyze": analyze}

@@ -1,4 +1,10 @@
-"""Every option group, for oslo-config-generator (entry point oslo.config.opts)."""
+"""Every option group, for oslo-config-generator (entry point oslo.config.opts).
+
+``set_lib_defaults`` changes library defaults the way nova does (entry
+point oslo.config.opts.defaults, so the generated sample shows them too):
+oslo.messaging's ``control_exchange`` is ``nova``, because the nova-compute
+sink delivers on nova's exchange.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,14 @@ from lpar_eventd.conf import events, metrics, nova, novalink, sink
 _MODULES = (novalink, events, nova, sink, metrics)
 
 
+def set_lib_defaults() -> None:
+    """Defaults of other libraries' options, as nova sets them."""
+    import oslo_messaging
+    oslo_messaging.set_transport_defaults(control_exchange="nova")
+
+
 def register_all(conf: cfg.ConfigOpts) -> None:
+    set_lib_defaults()
     for module in _MODULES:
         module.register_opts(conf)
 

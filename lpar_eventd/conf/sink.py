@@ -10,9 +10,11 @@ nvram_group = cfg.OptGroup("nvram", title="NVRAM store")
 SINK_OPTS = [
     cfg.ListOpt("driver", default=["log"],
                 help="Sinks (stevedore lpar_eventd.sinks), each event goes to "
-                     "every one in order: log, notification, nova-driver (library "
-                     "mode inside nova-compute: lpar_eventd.embed adds it by "
-                     "itself)."),
+                     "every one in order: log, notification, nova-compute (to "
+                     "nova-compute of [nova] compute_host over [DEFAULT] transport_url, "
+                     "nova's message bus). nova-driver works only inside "
+                     "nova-compute (library mode: lpar_eventd.embed puts it first "
+                     "by itself) and is refused here."),
     cfg.BoolOpt("dry_run", default=False, mutable=True,
                 help="Decide and count everything but emit nothing except a "
                      "log line (a kill switch)."),

@@ -69,6 +69,9 @@ def use_conductor(transport_url: str | None = None,
     with _lock:
         owned = rpc.TRANSPORT is None
         if owned:
+            # nova's services set this before rpc.init (nova.config.set_lib_defaults):
+            # nova-conductor listens on exchange "nova", not oslo's "openstack".
+            rpc.set_defaults(control_exchange="nova")
             rpc.init(conf)
         api = conductor_rpcapi.ConductorAPI()   # registers the client options
         if timeout is not None:

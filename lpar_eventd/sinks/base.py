@@ -6,6 +6,15 @@ not happen: the engine then counts the failure, logs it and retries the
 LPAR with backoff, so an event is never lost quietly. Sinks are loaded by
 name through stevedore (``lpar_eventd.sinks``; see ``registry.py``).
 
+Where a sink can work is a property of the sink: ``processes`` names the
+processes it can run in, ``DAEMON`` (the standalone ``lpar-eventd``) and/or
+``NOVA_COMPUTE`` (the engine embedded in a compute driver). The nova virt
+driver sink needs nova-compute's driver object, so it declares
+``NOVA_COMPUTE`` only, and the daemon refuses it at start with one line
+instead of failing on its first event (``registry.make_sink(...,
+process=DAEMON)``). A plugin without the attribute (a factory function, a
+test sink) runs anywhere.
+
     class PrintSink(Sink):
         def emit(self, event):
             print(event.transition.value, event.instance_uuid)
@@ -18,7 +27,17 @@ import datetime
 
 from lpar_eventd.engine.ports import LifecycleEvent
 
-__all__ = ["Sink", "SinkError", "event_times"]
+__all__ = ["Sink", "SinkError", "event_times", "DAEMON", "NOVA_COMPUTE", "ANYWHERE",
+           "PROCESS_NAMES"]
+
+#: The standalone daemon (``lpar-eventd --config-file ...``).
+DAEMON = "daemon"
+#: Inside nova-compute, the engine embedded in a compute driver (library mode).
+NOVA_COMPUTE = "nova-compute"
+ANYWHERE: frozenset[str] = frozenset({DAEMON, NOVA_COMPUTE})
+#: How error messages name each process.
+PROCESS_NAMES = {DAEMON: "the lpar-eventd daemon",
+                 NOVA_COMPUTE: "nova-compute (the engine embedded in a compute driver)"}
 
 
 class SinkError(Exception):
@@ -27,6 +46,9 @@ class SinkError(Exception):
 
 class Sink(abc.ABC):
     """Delivers lifecycle events; the LifecycleSink port as a plugin base."""
+
+    #: The processes this sink can work in (DAEMON, NOVA_COMPUTE).
+    processes: frozenset[str] = ANYWHERE
 
     @abc.abstractmethod
     def emit(self, event: LifecycleEvent) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 from nova.virt import event as virtevent
 
 from lpar_eventd.engine.ports import LifecycleEvent, Transition
-from lpar_eventd.sinks.base import Sink, SinkError
+from lpar_eventd.sinks.base import NOVA_COMPUTE, Sink, SinkError
 
 __all__ = ["DriverSink", "NOVA_TRANSITIONS", "to_nova_event"]
 
@@ -50,16 +50,28 @@ def to_nova_event(event: LifecycleEvent, wall_now: float) -> virtevent.Lifecycle
 
 
 class DriverSink(Sink):
-    """Calls ``driver.emit_event`` (a nova.virt.driver.ComputeDriver)."""
+    """Calls ``driver.emit_event`` (a nova.virt.driver.ComputeDriver).
+
+    It needs the compute driver object, so it works only inside nova-compute;
+    the standalone daemon reaches nova-compute with the ``nova-compute`` sink
+    (``lpar_eventd.delivery``), whose receiver calls this sink there.
+    """
+
+    processes = frozenset({NOVA_COMPUTE})
 
     def __init__(self, driver: Any, wall: Callable[[], float] = time.time):
         self.driver = driver
         self._wall = wall
 
     def emit(self, event: LifecycleEvent) -> None:
+        self.emit_at(event, self._wall())
+
+    def emit_at(self, event: LifecycleEvent, wall_now: float) -> None:
+        """Emit ``event`` stamped ``wall_now`` (UTC seconds): the time it was
+        decided, which a receiver of a delivered decision knows, not now."""
         # ComputeDriver keeps the manager's callback here (register_event_listener);
         # None means the event would be dropped with a debug line.
         if getattr(self.driver, "_compute_event_callback", True) is None:
             raise SinkError("nova compute manager has not registered its event "
                             "listener yet: event not delivered")
-        self.driver.emit_event(to_nova_event(event, self._wall()))
+        self.driver.emit_event(to_nova_event(event, wall_now))

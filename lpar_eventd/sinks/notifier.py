@@ -61,13 +61,15 @@ class NotificationSink(Sink):
     ``conf``: a ConfigOpts carrying [oslo_messaging_rabbit] and friends).
     ``retry``: reconnection attempts per send before raising (None: forever,
     which would block an engine worker while the broker is down).
+    ``exchange``: the AMQP exchange (None: the transport's
+    ``control_exchange``).
     """
 
     def __init__(self, transport_url: str | None = None, *,
                  transport: Any = None, conf: cfg.ConfigOpts | None = None,
                  topics: Sequence[str] = ("notifications",),
                  publisher_id: str | None = None, retry: int | None = 1,
-                 wall: Callable[[], float] = time.time):
+                 exchange: str | None = None, wall: Callable[[], float] = time.time):
         self._owned = transport is None
         if transport is None:
             transport = oslo_messaging.get_notification_transport(
@@ -76,6 +78,7 @@ class NotificationSink(Sink):
         self.topics = tuple(topics)
         self.publisher_id = publisher_id or f"lpar-eventd.{socket.gethostname()}"
         self.retry = retry
+        self.exchange = exchange
         self._wall = wall
         self.sent = 0
 
@@ -89,7 +92,8 @@ class NotificationSink(Sink):
     def emit(self, event: LifecycleEvent) -> None:
         message = self.message(event)
         for topic in self.topics:
-            target = oslo_messaging.Target(topic=f"{topic}.{PRIORITY.lower()}")
+            target = oslo_messaging.Target(topic=f"{topic}.{PRIORITY.lower()}",
+                                           exchange=self.exchange)
             try:
                 # The transport's notification send, as the messaging driver
                 # does, but without its log-and-drop of failures.

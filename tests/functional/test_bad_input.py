@@ -116,6 +116,10 @@ def conf_file(tmp_path: Path):
     ("[events]\nsettle_seconds = soon\n", "", "settle_seconds"),
     ("[nova]\nlookup = conductor\n", "", "transport_url is required"),
     ("[sink]\ndriver = nosuch\n", "", "nosuch"),
+    ("[sink]\ndriver = log,nova-driver\n", "",
+     "[sink] driver = nova-driver: sink 'nova-driver' runs only in nova-compute"),
+    ("[sink]\ndriver = nova-compute\n[oslo_messaging_rabbit]\nssl = true\n"
+     "ssl_ca_file = /nonexistent/ca.pem\n", "", "[oslo_messaging_rabbit] ssl_ca_file"),
 ])
 def test_daemon_bad_configuration(extra, drop, words, conf_file, capsys, tmp_path) -> None:
     conf = conf_file(extra, drop)

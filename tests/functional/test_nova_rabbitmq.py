@@ -1,4 +1,4 @@
-"""A real broker: rabbitmq-server on loopback, started by the test session.
+"""A real broker: rabbitmq-server on loopback, started by each test.
 
 Skipped, with the reason, when rabbitmq-server is not installed or does not
 start. Two things only a real broker shows: notifications reach a listener

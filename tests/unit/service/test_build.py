@@ -8,6 +8,8 @@ from prometheus_client import CollectorRegistry
 
 from lpar_eventd.cmd.daemon import make_conf, run_daemon
 from lpar_eventd.service import ConfigError, build
+from lpar_eventd.sinks.base import SinkError
+from tests.unit.sinks.events import lifecycle
 
 
 def conf_with(tmp_path, text: str) -> cfg.ConfigOpts:
@@ -45,7 +47,7 @@ def test_a_good_config_builds_every_part(tmp_path):
     (("password = sekret-pw", ""), "[novalink] username and password are required"),
     (("[nova]", "[events]\npolicy = fastest\n[nova]"), "unknown policy 'fastest'"),
     (("[metrics]", "[sink]\ndriver = carrier-pigeon\n[metrics]"),
-     "unknown sink 'carrier-pigeon'"),
+     "[sink] driver = carrier-pigeon: unknown sink 'carrier-pigeon' (choose from: "),
     (("[nova]", "[nova]\nlookup = conductor"), "[nova] transport_url is required"),
     (("[metrics]", "[sink]\ndriver = notification\n[metrics]"),
      "[sink] transport_url is required"),
@@ -57,6 +59,33 @@ def test_bad_configuration_is_one_clear_error(tmp_path, change, message):
         build(conf, registry=CollectorRegistry())
     assert message in str(err.value)
     assert "\n" not in str(err.value) and "sekret-pw" not in str(err.value)
+
+
+def test_a_sink_that_cannot_work_in_the_daemon_is_refused_in_one_line(tmp_path):
+    """nova-driver needs nova-compute's driver object: in the daemon it is a
+    configuration error naming the option, the value and the choices."""
+    text = GOOD.format(db=tmp_path / "n.sqlite") + "[sink]\ndriver = log,nova-driver\n"
+    with pytest.raises(ConfigError) as err:
+        build(conf_with(tmp_path, text), registry=CollectorRegistry())
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("[sink] driver = nova-driver: sink 'nova-driver' runs only "
+                              "in nova-compute")
+    choices = message.split("choose from: ")[1].rstrip(")").split(", ")
+    assert "nova-compute" in choices and "log" in choices and "nova-driver" not in choices
+
+
+def test_the_nova_compute_sink_is_built_from_the_standard_messaging_options(tmp_path):
+    text = GOOD.format(db=tmp_path / "nova.sqlite") + (
+        "[sink]\ndriver = nova-compute\n[nova]\ncompute_host = compute-07\n"
+        "[DEFAULT]\ntransport_url = rabbit://nova:sekret-pw@127.0.0.1:9/\n"
+        "[oslo_messaging_rabbit]\nrabbit_quorum_queue = true\n")
+    daemon = build(conf_with(tmp_path, text), registry=CollectorRegistry())
+    try:  # nothing listens on port 9: the send fails at once, naming where it went
+        with pytest.raises(SinkError, match="not delivered to nova-compute on compute-07: "):
+            daemon.sink.emit(lifecycle())
+    finally:
+        daemon.sink.close()
 
 
 def test_malformed_basic_auth_file_is_refused(tmp_path):

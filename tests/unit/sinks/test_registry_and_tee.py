@@ -11,14 +11,16 @@ from lpar_eventd.sinks.base import Sink
 from lpar_eventd.sinks.driver import DriverSink
 from lpar_eventd.sinks.log import LogSink
 from lpar_eventd.sinks.notifier import NotificationSink
-from lpar_eventd.sinks.registry import SinkNotFound, make_sink, sink_names
+from lpar_eventd.sinks.base import DAEMON, NOVA_COMPUTE
+from lpar_eventd.sinks.registry import SinkNotFound, SinkNotHere, make_sink, sink_names
 from lpar_eventd.sinks.tee import TeeSink
 from tests.unit.sinks.events import lifecycle
 
 
 class TestRegistry:
     def test_names(self):
-        assert {"log", "notification", "nova-driver", "memory"} <= set(sink_names())
+        assert {"log", "notification", "nova-driver", "nova-compute", "memory"} <= set(
+            sink_names())
 
     def test_each_by_name(self):
         assert isinstance(make_sink("log"), LogSink)
@@ -31,6 +33,20 @@ class TestRegistry:
     def test_unknown(self):
         with pytest.raises(SinkNotFound, match="choose from: .*log"):
             make_sink("carrier-pigeon")
+
+    def test_where_each_sink_can_run_is_its_own_property(self):
+        assert "nova-driver" not in sink_names(DAEMON)
+        assert "nova-compute" not in sink_names(NOVA_COMPUTE)
+        assert {"log", "notification", "nova-compute"} <= set(sink_names(DAEMON))
+        assert {"log", "notification", "nova-driver"} <= set(sink_names(NOVA_COMPUTE))
+
+    def test_a_sink_is_refused_where_it_cannot_run(self):
+        with pytest.raises(SinkNotHere) as err:
+            make_sink("nova-driver", process=DAEMON, driver=fake.FakeDriver(None))
+        assert str(err.value).startswith("sink 'nova-driver' runs only in nova-compute")
+        assert "nova-driver" not in str(err.value).split("choose from")[1]
+        sink = make_sink("nova-driver", process=NOVA_COMPUTE, driver=fake.FakeDriver(None))
+        assert isinstance(sink, DriverSink)
 
     def test_base_is_abstract(self):
         with pytest.raises(TypeError):
