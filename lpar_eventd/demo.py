@@ -2,9 +2,12 @@
 
 It builds one host stack (``testbed.hoststack``): the NovaLink simulator on a
 free loopback port, an sqlite nova database made by nova's own schema code
-and seeded, and nova's own nova-compute for the host (its ComputeManager, a
-driver for the simulated host) with lpar_eventd embedded in it, as a PowerVM
-driver runs it (``lpar_eventd.embed``); it plays a deploy storm with reboots,
+and seeded, nova's own nova-compute for the host (its ComputeManager, a
+driver for the simulated host), and the ``lpar-eventd`` daemon delivering its
+decisions to that nova-compute the standalone way: its ``nova-compute`` sink,
+a private rabbitmq-server, the receiver the driver starts, nova's own
+lifecycle handling (``--embedded``: the engine inside nova-compute instead,
+as a PowerVM driver embeds it); it plays a deploy storm with reboots,
 guests shut down from inside, LPARs started outside nova and flappers at
 accelerated time with a progress bar, then prints what the engine counted
 (scraped from its /metrics) next to what each policy makes of the same
@@ -61,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true",
                    help="keep the daemon and simulator running until Ctrl-C")
+    p.add_argument("--embedded", action="store_true",
+                   help="run the engine inside nova-compute (lpar_eventd.embed) instead "
+                        "of the daemon delivering over RabbitMQ")
     return p
 
 
@@ -78,14 +84,27 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{len(scenario.host_events())} NovaLink events, x{args.speed:g} speed")
     print(f"  working directory {work}")
     build_template(work / "nova-template.sqlite")
-    stack = HostStack(scenario, work / "host", work / "nova-template.sqlite",
-                      HostOptions(speed=args.speed, host="demo-host"))
+    broker = stack = None
     try:
+        options = HostOptions(speed=args.speed, host="demo-host")
+        if not args.embedded:
+            from lpar_eventd.scale.broker import BrokerUnavailable, RabbitServer
+            try:
+                broker = RabbitServer(work / "rabbitmq").start()
+            except BrokerUnavailable as exc:
+                print(f"lpar-eventd demo: {exc} (bash tools/bootstrap installs it; "
+                      "--embedded needs no broker)", file=sys.stderr)
+                return 1
+            options.mode, options.transport_url = "standalone", broker.url
+            print(f"  rabbitmq-server on {broker.url.split('@')[-1]}")
+        stack = HostStack(scenario, work / "host", work / "nova-template.sqlite", options)
         stack.start()
         print("  nova database created with nova's own schema code and seeded")
         stack.healthy(90)
+        where = ("lpar_eventd embedded" if args.embedded else
+                 f"receiving from the lpar-eventd daemon, pid {stack.engine.pid}")
         print(f"  simulator on {stack.sim.http_url}; nova-compute pid {stack.compute.pid} "
-              f"(nova's ComputeManager, lpar_eventd embedded), log {stack.engine_log}")
+              f"(nova's ComputeManager, {where}); engine log {stack.engine_log}")
         stack.wait_quiet(timeout=30)
         _play(stack, args.speed)
         samples = stack.scrape()
@@ -103,7 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pass
         return 0
     finally:
-        stack.stop()
+        if stack is not None:
+            stack.stop()
+        if broker is not None:
+            broker.close()
 
 
 def _play(stack, speed: float) -> None:
@@ -157,7 +179,7 @@ def _report(scenario: scenarios.Scenario, samples: dict[str, float],
     for r in results[1:]:
         print(f"{r.policy}: {r.figures['get_instance_calls'] / calls:.1f}x the engine's "
               "get_instance calls")
-    print("live (nova) = the engine in nova-compute, and what nova's own compute manager "
+    print("live (nova) = the engine's own figures, and what nova's own compute manager "
           "did; (sim.) = the same stream through each policy on the engine's virtual "
           "clock" + (", nova by its rules" if NOVA_VIEW_ROWS[0][1] in results[0].figures
                      else ""))

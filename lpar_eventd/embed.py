@@ -35,6 +35,10 @@ and closes the sinks. Nothing is lost: the next start begins with a resync.
 
 Errors: a bad option or plugin raises ``ConfigError`` (one line naming it),
 a metrics port in use raises ``OSError``; nothing is started then.
+
+Standalone mode instead (the ``lpar-eventd`` daemon decides, elsewhere):
+``receive(self, CONF, host)`` from ``init_host`` takes its decisions off
+nova's bus into ``emit_event`` (``lpar_eventd.delivery``).
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ from lpar_eventd.sinks.base import NOVA_COMPUTE
 from lpar_eventd.sinks.driver import DriverSink
 from lpar_eventd.sources.novalink import NovaLinkSettings, NovaLinkSource
 
-__all__ = ["Embedded", "NovaComputeLookup", "load_config", "start", "ConfigError"]
+__all__ = ["Embedded", "Receiving", "NovaComputeLookup", "load_config", "start", "receive",
+           "ConfigError"]
 
 LOG = logging.getLogger(__name__)
 
@@ -192,6 +197,32 @@ def start(driver: Any, adapter: Any, *, host: str | None = None,
              f", metrics on {server.url}/metrics" if wanted else "")
     return Embedded(conf, metrics, source, handler, runtime, server if wanted else None,
                     sink)
+
+
+class Receiving:
+    """The standalone mode's other end, running in nova-compute (``receive``)."""
+
+    def __init__(self, receiver: Any):
+        self.receiver = receiver
+
+    def healthy(self) -> tuple[bool, str]:
+        return True, f"taking decisions from queue {self.receiver.queue}"
+
+    def stop(self) -> None:
+        """Stop taking decisions (one being retried goes back to the queue)
+        and release the connection; safe to call twice."""
+        self.receiver.stop()
+        self.receiver.wait()
+
+
+def receive(driver: Any, conf: Any, host: str | None = None) -> Receiving:
+    """Standalone mode, the driver's side: take the decisions the
+    ``lpar-eventd`` daemon sends this host over nova's bus (``[DEFAULT]
+    transport_url`` and ``[oslo_messaging_rabbit]`` of ``conf``, nova's CONF)
+    and hand each to ``driver.emit_event`` (``delivery.ComputeReceiver``).
+    Call from ``init_host``; ``stop()`` from ``cleanup_host``."""
+    from lpar_eventd.delivery import ComputeReceiver
+    return Receiving(ComputeReceiver.from_conf(driver, conf, host).start())
 
 
 def _process_registry() -> CollectorRegistry:

@@ -94,6 +94,7 @@ class E2EOptions:
     wal: bool = True               # sqlite journal_mode=WAL for the nova databases
     daemon_options: dict[str, str] = field(default_factory=dict)  # "group.opt" -> value
     mode: str = "embedded"         # where the engine runs (testbed.hoststack.MODES)
+    transport_url: str | None = None   # standalone: nova's bus (run starts a broker)
     progress: Callable[[str], None] | None = None
 
 
@@ -119,6 +120,7 @@ class PolicyRun:
     feed_dropped: int = 0            # events NovaLink threw away unread (CACHE_CLEARED)
     feed_sent: int = 0               # events the simulator answered the engine with
     steps_superseded: int = 0        # scenario steps of LPARs nova powered off
+    delivery_wall: list[float] = field(default_factory=list)  # decision -> nova, s
     nova: NovaView = field(default_factory=NovaView)   # what nova did, judged
 
 
@@ -144,7 +146,12 @@ def run(opts: E2EOptions) -> E2EReport:
                       for k in range(opts.hosts)]
     work = opts.workdir or scratch_dir("lpar-eventd-e2e-")
     work.mkdir(parents=True, exist_ok=True)
+    broker = None
     try:
+        if opts.mode == "standalone":   # the daemons deliver over a private RabbitMQ
+            from lpar_eventd.scale.broker import RabbitServer
+            broker = RabbitServer(work / "rabbitmq").start()
+            opts.transport_url = broker.url
         template = work / "nova-template.sqlite"
         build_template(template, wal=opts.wal)
         report = E2EReport(opts, sum(virtual.lower_bound(s) for s in host_scenarios),
@@ -158,6 +165,8 @@ def run(opts: E2EOptions) -> E2EReport:
                                            template, opts, say))
         return report
     finally:
+        if broker is not None:
+            broker.close()
         if opts.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -175,7 +184,7 @@ def host_stacks(name: str, host_scenarios: list[Scenario], work: Path, template:
     """One host stack per scenario for policy ``name`` (not started)."""
     return [HostStack(sc, work / f"host-{k}", template,
                       HostOptions(policy=name, speed=opts.speed, mode=opts.mode,
-                                  extra_events=burst,
+                                  extra_events=burst, transport_url=opts.transport_url,
                                   engine_options=dict(opts.daemon_options)), index=k)
             for k, sc in enumerate(host_scenarios)]
 
@@ -308,12 +317,14 @@ def _collect(name: str, hosts: list[HostStack], baseline: list[dict[str, float]]
     final_states: dict[str, int] = {}
     delays: list[float] = []
     unmatched = 0
+    delivery: list[float] = []
     for host in hosts:
         final_states.update({u: row[1] for u, row in host.rows().items()})
-        found, missed = settle_delays(host.scenario, host.play_started, opts.speed,
-                                      parse_lifecycle_log(host.engine_log))
+        decided = parse_lifecycle_log(host.engine_log)
+        found, missed = settle_delays(host.scenario, host.play_started, opts.speed, decided)
         delays += found
         unmatched += missed
+        delivery += delivery_delays(decided, host.witness()["events"])
     delays.sort()
     p50, p99 = _quantile(delays, 0.5), _quantile(delays, 0.99)
     series = [(t * opts.speed, _summed(row, baseline)) for t, row in scraper.series]
@@ -339,7 +350,8 @@ def _collect(name: str, hosts: list[HostStack], baseline: list[dict[str, float]]
         burst_rate=None, player_lag_max=max(h.lag_max for h in hosts),
         failed_scrapes=scraper.failed,
         nova_write_retries=sum(h.nova_api.retries for h in hosts),
-        nova_writes_lost=sum(h.nova_api.lost for h in hosts), nova=nova)
+        nova_writes_lost=sum(h.nova_api.lost for h in hosts), nova=nova,
+        delivery_wall=sorted(delivery))
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -436,6 +448,25 @@ def settle_delays(scenario: Scenario, play_started: float, speed: float,
     return sorted(when - last for (_, last), when in emits.items()), unmatched
 
 
+def delivery_delays(decided: list[tuple[float, str]],
+                    handed: list[dict[str, Any]]) -> list[float]:
+    """Wall seconds from each decision (the log sink's line: epoch, LPAR) to
+    nova-compute handing it to nova (the witness's event, epoch ``at``): the
+    last decision of that LPAR at or before the hand-over. Embedded, the two
+    are the same thread; standalone, the broker lies between."""
+    from pypowervm.utils import uuid as pvm_uuid
+    times: dict[str, list[float]] = {}
+    for when, lpar in sorted(decided):
+        times.setdefault(lpar, []).append(when)
+    out = []
+    for event in handed:
+        mine = times.get(pvm_uuid.convert_uuid_to_pvm(event["instance"]).upper(), [])
+        i = bisect.bisect_right(mine, event["at"])
+        if i:
+            out.append(max(0.0, event["at"] - mine[i - 1]))
+    return out
+
+
 # -- what the run prints and writes ---------------------------------------------
 def format_table(rep: E2EReport) -> str:
     """``report.compare_table`` plus what only a real run can show."""
@@ -443,7 +474,8 @@ def format_table(rep: E2EReport) -> str:
 
     opts = rep.options
     title = (f"scenario {opts.scenario}, {opts.lpars} LPARs x {opts.hosts} host(s), seed "
-             f"{opts.seed}, {rep.events} events, mode e2e, x{opts.speed:g} "
+             f"{opts.seed}, {rep.events} events, mode e2e ({opts.mode} engine), "
+             f"x{opts.speed:g} "
              f"(settle window {SETTLE_SECONDS / opts.speed:.3g} s wall)")
     lines = [tables.compare_table([r.result for r in rep.runs], rep.lower_bound, title,
                                   rep.read_bound)]
@@ -464,6 +496,8 @@ def format_table(rep: E2EReport) -> str:
     row("settle from last event p99 ms", [f"{_q(r.settle_wall, .99) * 1e3:.0f}" for r in runs])
     row("  emits timed / unmatched", [f"{len(r.settle_wall)}/{r.settle_unmatched}"
                                       for r in runs])
+    row("decision -> nova p50 ms", [f"{_q(r.delivery_wall, .5) * 1e3:.1f}" for r in runs])
+    row("decision -> nova p99 ms", [f"{_q(r.delivery_wall, .99) * 1e3:.1f}" for r in runs])
     row("engine first->emit mean ms", [f"{_mean(r.result.figures, 'settle_delay_seconds'):.0f}"
                                        for r in runs])
     row("one settle's work mean ms", [f"{_mean(r.result.figures, 'settle_duration_seconds'):.1f}"
@@ -564,7 +598,7 @@ def to_json(rep: E2EReport) -> dict[str, Any]:
     data = tables.compare_json(
         [r.result for r in rep.runs], rep.lower_bound, rep.read_bound, scenario=opts.scenario,
         lpars=opts.lpars, hosts=opts.hosts, speed=opts.speed, seed=opts.seed,
-        mode="e2e", events=rep.events, parse_rate=rep.parse_rate,
+        mode="e2e", engine=opts.mode, events=rep.events, parse_rate=rep.parse_rate,
         settle_target_wall_s=rep.settle_target_wall,
         settle_window_wall_s=SETTLE_SECONDS / opts.speed)
     for run in rep.runs:
@@ -585,6 +619,8 @@ def to_json(rep: E2EReport) -> dict[str, Any]:
             "scenario_steps_superseded": run.steps_superseded,
             "simulator_lag_max_s": run.player_lag_max, "failed_scrapes": run.failed_scrapes,
             "nova": nova_judge.as_json(run.nova),
+            "delivery_wall_p50_s": _q(run.delivery_wall, 0.5),
+            "delivery_wall_p99_s": _q(run.delivery_wall, 0.99),
             "series": [{"t": round(t, 2), **{k: f.get(k, 0.0) for k in SERIES}}
                        for t, f in run.series]})
     data["targets"] = _targets(rep)[1:]

@@ -11,11 +11,13 @@ A ``HostStack`` is what one PowerVM host is in the test bed:
 * nova-compute for the host (``compute.py``, its own process): nova's
   ComputeManager with the simulated host's driver;
 * the engine, either **embedded** in that nova-compute (``lpar_eventd.embed``
-  from the driver's ``init_host``: what every campaign runs now) or
-  **standalone** (the ``lpar-eventd`` daemon process delivering to a receiver
-  in nova-compute over RabbitMQ: ``mode="standalone"``, see ``_standalone``);
-  either way with an lpar-eventd.conf whose windows are divided by ``speed``
-  and /metrics on a free port.
+  from the driver's ``init_host``: the campaigns' default) or **standalone**
+  (``mode="standalone"``, ``transport_url`` a RabbitMQ: the ``lpar-eventd``
+  daemon process, its ``nova-compute`` sink, the broker, the receiver the
+  driver starts through ``embed.receive``, nova's ``emit_event``; nova's own
+  compute RPC then goes over that broker too); either way with an
+  lpar-eventd.conf whose windows are divided by ``speed`` and /metrics on a
+  free port.
 
 Then: ``healthy`` (nova-compute up, the engine's /healthz 200), ``scrape``,
 ``play``, ``finish_changes``, ``wait_delivered``, ``wait_quiet`` (the one
@@ -46,7 +48,7 @@ from typing import Any
 from lpar_eventd.scale.nova_judge import NovaView, judge, tell_the_truth
 from lpar_eventd.scale.scenarios import Scenario
 from lpar_eventd.testbed.procs import (
-    ComputeProcess, DaemonProcess, free_port, override_options, wait_quiet,
+    ComputeProcess, DaemonProcess, free_port, override_options, total, wait_quiet,
     write_engine_config)
 
 __all__ = ["HostOptions", "HostStack", "build_template", "scratch_dir", "wait_quiet",
@@ -75,6 +77,7 @@ class HostOptions:
     nova_link: bool = False         # nova-compute reaches its database via a symlink
     feed_stale: float = 30.0
     debug: bool = False             # nova-compute's log at DEBUG
+    transport_url: str | None = None  # nova's bus (RabbitMQ): standalone mode needs it
 
 
 SHM = "/dev/shm"  # noqa: S108 - parent of mkdtemp only  # nosec B108
@@ -113,6 +116,9 @@ class HostStack:
         opts = opts or HostOptions()
         if opts.mode not in MODES:
             raise ValueError(f"mode {opts.mode!r}: choose from {', '.join(MODES)}")
+        if opts.mode == "standalone" and not opts.transport_url:
+            raise ValueError("standalone mode delivers over nova's bus: give "
+                             "transport_url (a RabbitMQ, e.g. scale.broker.RabbitServer)")
         self.scenario = scenario
         self.workdir = workdir
         self.template = template
@@ -174,21 +180,27 @@ class HostStack:
         extra = ""
         if opts.nvram:
             extra += f"\n[nvram]\nstore = directory\npath = {self.workdir / 'nvram'}\n"
-        sinks = opts.sinks if opts.mode != "standalone" else _standalone(self, opts.sinks)
+        standalone = opts.mode == "standalone"
+        sinks = f"{opts.sinks},nova-compute" if standalone else opts.sinks
         write_engine_config(self.engine_conf, metrics_port=metrics_port, speed=opts.speed,
                             policy_name=opts.policy, sinks=sinks,
                             sim_port=self.sim.http_port,
                             nova_url=sqlite_url(self.nova_path,
                                                 busy_timeout=opts.busy_timeout),
-                            extra=extra, feed_stale=opts.feed_stale)
+                            extra=extra, feed_stale=opts.feed_stale,
+                            compute_host=self.host,
+                            transport_url=opts.transport_url if standalone else None)
         if opts.engine_options:
             override_options(self.engine_conf, opts.engine_options)
 
     def _write_compute_config(self, path: Path) -> None:
         from lpar_eventd.nova.database import sqlite_url
+        # nova's own bus: in process (fake://) unless the daemon delivers over
+        # RabbitMQ, which then carries nova's compute RPC too
+        bus = self.opts.transport_url if self.opts.mode == "standalone" else "fake:/"
         path.write_text(f"""[DEFAULT]
 host = {self.host}
-transport_url = fake:/
+transport_url = {bus}
 debug = {str(self.opts.debug).lower()}
 
 [database]
@@ -298,19 +310,23 @@ witness_journal = {self.workdir / 'witness.jsonl'}
         return {u: (r.vm_state, r.power_state) for u, r in self.nova_api.rows().items()}
 
     def wait_nova_quiet(self, timeout: float = 20.0) -> bool:
-        """Until nova has finished the stops it started: every stop it asked
-        for reached the driver (the stop is a cast, run after the handling
-        that asked for it) and no instance is still powering off (the stop
-        saves its result after the power-off). False after ``timeout``: a
-        stop nova never finishes (its database gone meanwhile) stays so."""
+        """Until nova has every decision the engine made (standalone: they
+        travel through the broker) and finished the stops it started: every
+        stop it asked for reached the driver (the stop is a cast, run after
+        the handling that asked for it) and no instance is still powering off
+        (the stop saves its result after the power-off). False after
+        ``timeout``: a stop nova never finishes (its database gone meanwhile)
+        stays so."""
         assert self.compute is not None
         from nova.compute import task_states
         deadline = time.monotonic() + timeout
         while True:
             done = self.compute.wait_nova_quiet(max(0.1, deadline - time.monotonic()))
+            emitted = total(self.scrape(), "lpar_eventd_lifecycle_events_emitted_total")
+            handed = len(self.compute.witness()["events"])
             busy = any(r.task_state == task_states.POWERING_OFF
                        for r in self.nova_api.rows().values())
-            if done and not busy:
+            if done and handed >= emitted and not busy:
                 return True
             if time.monotonic() > deadline:
                 return False
@@ -370,13 +386,3 @@ witness_journal = {self.workdir / 'witness.jsonl'}
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _standalone(stack: HostStack, sinks: str) -> str:
-    """The standalone daemon's sinks: its decisions to this host's nova-compute
-    over RabbitMQ (issue 14's delivery: the ``nova-compute`` sink and the
-    receiver the driver starts), plus ``sinks``. The seam: wired when
-    lpar_eventd.delivery is merged."""
-    raise NotImplementedError(
-        "standalone mode needs the nova-compute delivery of issue 14 "
-        "(lpar_eventd.delivery), not merged yet")

@@ -121,18 +121,24 @@ def wait_quiet(scrapes: Sequence[Callable[[], dict[str, float]]], timeout: float
 def write_engine_config(path: Path, *, metrics_port: int, speed: float,
                         policy_name: str = "default", sinks: str = "log",
                         sim_port: int | None = None, nova_url: str | None = None,
-                        extra: str = "", feed_stale: float = 30.0) -> None:
+                        extra: str = "", feed_stale: float = 30.0,
+                        compute_host: str | None = None,
+                        transport_url: str | None = None) -> None:
     """An lpar-eventd.conf with every window divided by ``speed``.
 
-    The standalone daemon needs where NovaLink is (``sim_port``) and its nova
-    (``nova_url``: the database lookup); the embedded engine takes both from
-    nova-compute and ignores them.
+    The standalone daemon needs where NovaLink is (``sim_port``), its nova
+    (``nova_url``: the database lookup) and, to deliver to nova-compute,
+    nova's bus (``transport_url``) and the host (``compute_host``); the
+    embedded engine takes all of them from nova-compute and ignores them.
     """
     windows = "\n".join(f"{name} = {value / speed:g}" for name, value in WINDOWS)
     nova = f"lookup = database\nconnection = {nova_url}\n" if nova_url else ""
+    if compute_host:
+        nova += f"compute_host = {compute_host}\n"
+    bus = f"transport_url = {transport_url}\n" if transport_url else ""
     path.write_text(f"""[DEFAULT]
 debug = false
-
+{bus}
 [novalink]
 host = 127.0.0.1
 port = {sim_port or 0}

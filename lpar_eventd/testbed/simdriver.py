@@ -169,8 +169,8 @@ class SimHostDriver(driver.ComputeDriver):
 
 
 def _start_receiver(driver_: SimHostDriver, host: str) -> Any:
-    """Standalone mode: the daemon's decisions arrive over RabbitMQ and a
-    receiver started through lpar_eventd.embed hands each to emit_event."""
-    raise NotImplementedError(
-        "[simhost] engine = standalone needs the nova-compute delivery of "
-        "issue 14 (lpar_eventd.delivery), not merged yet")
+    """Standalone mode: the daemon's decisions arrive over nova's bus
+    (``[DEFAULT] transport_url``, RabbitMQ) and the receiver started through
+    lpar_eventd.embed hands each to emit_event."""
+    from lpar_eventd import embed
+    return embed.receive(driver_, CONF, host)
