@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import io
 import logging
 import os
@@ -109,6 +110,9 @@ def run_daemon(argv: Sequence[str]) -> int:
         print(f"lpar-eventd: configuration error: {_one_line(exc)}", file=sys.stderr)
         return 2
     oslo_log.setup(conf, "lpar-eventd")
+    # SIGABRT (systemd's watchdog on a wedged scheduler), SIGSEGV and the
+    # like print every thread's stack on stderr (the journal) before dying.
+    faulthandler.enable()
     dropped = honour_tls_options(conf)
     if dropped:
         logging.getLogger(__name__).warning(

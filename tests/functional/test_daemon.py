@@ -109,29 +109,31 @@ def test_sigterm_mid_storm_exits_0_and_a_restart_converges(world, tmp_path, nova
     assert mismatches(scenario, db, sim) == []
 
 
-def test_ready_reaches_systemd_only_after_the_first_feed_read(tmp_path, nova_db_path):
+def test_ready_reaches_systemd_at_once_and_status_says_what_the_feed_waits_for(
+        tmp_path, nova_db_path):
+    """NovaLink down at start: READY at once (no start timeout), the STATUS
+    line names the failure, then says the feed is ok once NovaLink answers."""
     port = free_port()  # nothing listens there yet
     notify = str(tmp_path / "notify")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(notify)
-        sock.settimeout(3.0)
+        sock.settimeout(30.0)
         daemon = Daemon(tmp_path, port, nova_db_path,
                         env={"NOTIFY_SOCKET": notify}).start()
+
+        def until(wanted: bytes) -> bytes:
+            message = sock.recv(4096)
+            while wanted not in message:
+                message = sock.recv(4096)
+            return message
         try:
-            received = []
-            try:
-                while True:
-                    received.append(sock.recv(4096))
-            except TimeoutError:
-                pass
-            assert not any(b"READY=1" in m for m in received)
+            assert b"STATUS=waiting for the first NovaLink feed read" in until(b"READY=1")
+            assert b"(last try: ConnectionError" in until(b"last try")
+            assert daemon.health() == 503
             sim = Simulator(SimConfig(port=port, long_poll=0.5)).start()
             try:
-                sock.settimeout(20.0)
-                message = sock.recv(4096)
-                while b"READY=1" not in message:
-                    message = sock.recv(4096)
-                assert b"STATUS=feed connected" in message
+                assert b"in flight" in until(b"STATUS=NovaLink feed ok")
+                assert daemon.health() == 200
             finally:
                 sim.stop()
         finally:
