@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from importlib import metadata
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from oslo_config import cfg
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from lpar_eventd import systemd
+from lpar_eventd import __version__, systemd
 from lpar_eventd.conf.events import engine_config
 from lpar_eventd.engine.events import Event
 from lpar_eventd.engine.handler import BaseHandler, Ports
@@ -204,6 +205,15 @@ def build(conf: cfg.ConfigOpts, registry: CollectorRegistry | None = None,
     return Daemon(conf, metrics, source, handler, runtime, server, sink, health)
 
 
+def _nova_version() -> str:
+    """The nova the lookups import: it must match the controller's release
+    for the conductor lookup (deploy/README.md, "Versions")."""
+    try:
+        return metadata.version("nova")
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
@@ -248,9 +258,10 @@ def make_service(daemon: Daemon) -> Any:
 
         def start(self) -> None:
             super().start()
-            LOG.info("lpar_eventd starting: NovaLink %s, policy %s, sink %s",
-                     daemon.conf.novalink.host, daemon.conf.events.policy,
-                     ",".join(daemon.conf.sink.driver))
+            LOG.info("lpar_eventd %s starting (nova %s, lookup %s): NovaLink %s, "
+                     "policy %s, sink %s", __version__, _nova_version(),
+                     daemon.conf.nova.lookup, daemon.conf.novalink.host,
+                     daemon.conf.events.policy, ",".join(daemon.conf.sink.driver))
             daemon.runtime.on_tick = self._tick
             daemon.server.start()
             daemon.runtime.start()

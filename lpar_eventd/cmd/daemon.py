@@ -28,6 +28,7 @@ from typing import NoReturn
 from oslo_config import cfg
 from oslo_log import log as oslo_log
 
+from lpar_eventd import __version__
 from lpar_eventd.cmd import use_threading_backend
 from lpar_eventd.conf import opts
 
@@ -90,9 +91,10 @@ def parse_args(conf: cfg.ConfigOpts, argv: Sequence[str]) -> None:
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured):
-            conf(list(argv), project="lpar-eventd", prog="lpar-eventd")
+            conf(list(argv), project="lpar-eventd", prog="lpar-eventd",
+                 version=__version__)
     except SystemExit as exc:
-        if not exc.code:  # --help: already printed on stdout
+        if not exc.code:  # --help, --version: already printed on stdout
             raise
         lines = [line for line in captured.getvalue().splitlines() if line.strip()]
         message = lines[-1] if lines else f"bad arguments: {' '.join(argv)}"
