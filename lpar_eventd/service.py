@@ -135,6 +135,8 @@ def _lookup(conf: cfg.ConfigOpts) -> Any:
         if not nova.transport_url:
             raise ConfigError("[nova] transport_url is required with lookup = conductor")
         return make_lookup("conductor", transport_url=nova.transport_url)
+    if not nova.connection:
+        raise ConfigError("[nova] connection is required with lookup = database")
     return make_lookup("database", connection=nova.connection, sync=nova.create_schema)
 
 

@@ -19,6 +19,7 @@ import faulthandler
 import io
 import logging
 import os
+import pwd
 import signal
 import sys
 import threading
@@ -30,7 +31,7 @@ from oslo_log import log as oslo_log
 
 from lpar_eventd import __version__
 from lpar_eventd.cmd import use_threading_backend
-from lpar_eventd.conf import opts
+from lpar_eventd.conf import check, opts
 
 RECORD_OPT = cfg.StrOpt("record", metavar="FILE",
                         help="Append every raw feed event received to FILE "
@@ -43,33 +44,6 @@ def make_conf() -> cfg.ConfigOpts:
     oslo_log.register_options(conf)
     conf.register_cli_opt(RECORD_OPT)
     return conf
-
-
-def check_values(conf: cfg.ConfigOpts) -> None:
-    """Read every option once: oslo.config checks values only when read, and a
-    bad one must stop start-up, not a running daemon."""
-    for group, options in opts.list_opts():
-        for opt in options:
-            try:
-                getattr(conf[group], opt.dest)
-            except (cfg.Error, ValueError) as exc:
-                raise cfg.Error(f"[{group}] {opt.name}: {_one_line(exc)}") from None
-
-
-# Files the daemon reads after start-up: a typo must stop start-up instead
-# (a missing CA file would otherwise fail every NovaLink request, for ever).
-_FILE_OPTS = (("novalink", "ca_file"), ("metrics", "cert_file"), ("metrics", "key_file"),
-              ("metrics", "basic_auth_file"))
-
-
-def check_files(conf: cfg.ConfigOpts) -> None:
-    """Every file option names a readable file; TLS cert and key come in pairs."""
-    for group, name in _FILE_OPTS:
-        path = getattr(conf[group], name)
-        if path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
-            raise cfg.Error(f"[{group}] {name}: {path} is not a readable file")
-    if bool(conf.metrics.cert_file) != bool(conf.metrics.key_file):
-        raise cfg.Error("[metrics] cert_file and key_file go together")
 
 
 # requests lets these override a per-session ``verify`` (the request-level
@@ -99,15 +73,31 @@ def parse_args(conf: cfg.ConfigOpts, argv: Sequence[str]) -> None:
         lines = [line for line in captured.getvalue().splitlines() if line.strip()]
         message = lines[-1] if lines else f"bad arguments: {' '.join(argv)}"
         raise cfg.Error(message.split(": error: ", 1)[-1] + " (see --help)") from None
+    except cfg.ConfigFilesPermissionDeniedError as exc:
+        raise cfg.Error(f"cannot read {', '.join(exc.config_files)}: permission denied "
+                        f"(running as user {_user()})") from None
+    except cfg.ConfigFilesNotFoundError as exc:
+        raise cfg.Error(f"no such file: {', '.join(exc.config_files)}") from None
+    except cfg.ConfigFileParseError as exc:
+        raise cfg.Error(f"{exc.config_file}: {exc.msg.split(', ', 1)[-1]}") from None
     sys.stderr.write(captured.getvalue())
+
+
+def _user() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 def run_daemon(argv: Sequence[str]) -> int:
     conf = make_conf()
     try:
         parse_args(conf, argv)
-        check_values(conf)
-        check_files(conf)
+        check.check_known(conf)
+        check.check_values(conf)
+        check.check_plugins(conf)
+        check.check_files(conf)
     except (cfg.Error, ValueError) as exc:
         print(f"lpar-eventd: configuration error: {_one_line(exc)}", file=sys.stderr)
         return 2

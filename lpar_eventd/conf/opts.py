@@ -10,6 +10,13 @@ from lpar_eventd.conf import events, metrics, nova, novalink, sink
 
 _MODULES = (novalink, events, nova, sink, metrics)
 
+#: The ``oslo.config.opts`` namespaces whose options lpar-eventd.conf may
+#: hold: ours and oslo.log's. The sample config (tox -e genconfig) lists
+#: exactly these, and start-up refuses a group or option none of them has
+#: (conf.check). A library whose options the daemon reads from its own
+#: configuration (oslo.messaging's, say) goes here too.
+NAMESPACES = ("lpar_eventd", "oslo.log")
+
 
 def register_all(conf: cfg.ConfigOpts) -> None:
     for module in _MODULES:
