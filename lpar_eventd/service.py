@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from importlib import metadata
 import time
+from importlib import metadata
 from dataclasses import dataclass
 from typing import Any
 from collections.abc import Sequence
@@ -65,7 +65,7 @@ class Daemon:
     runtime: Runtime
     server: MetricsServer
     sink: Any
-    health: Any = None
+    health: "_Health | None" = None
 
 
 class DryRunSink:

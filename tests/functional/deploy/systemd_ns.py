@@ -34,9 +34,10 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.functional.deploy.servers import wait_for
 
 SYSTEMD = "/lib/systemd/systemd"
 TARGET = "lpar-eventd-test.target"
@@ -116,8 +117,8 @@ class PrivateSystemd:
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
         try:
-            self.pid = self._wait(self._systemd_pid, 10.0, "PID 1 systemd to exist")
-            self._wait(self._booted, timeout, f"systemd to reach {self.target}")
+            self.pid = wait_for(self._systemd_pid, 10.0, "PID 1 systemd to exist", 0.1)
+            wait_for(self._booted, timeout, f"systemd to reach {self.target}", 0.1)
         except BaseException:
             self.kill()
             raise
@@ -210,16 +211,6 @@ class PrivateSystemd:
     def _booted(self) -> bool:
         state = self.run("systemctl", "is-system-running", check=False, timeout=10)
         return state.stdout.strip() in ("running", "degraded")
-
-    def _wait(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise CannotBoot(f"timed out after {timeout:g} s waiting for {what}")
-            time.sleep(0.1)
 
     def _remove_cgroups(self) -> None:
         made = sorted(_cgroup_dirs() - self._cgroups_before,
