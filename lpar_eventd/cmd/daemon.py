@@ -104,7 +104,10 @@ def run_daemon(argv: Sequence[str]) -> int:
     oslo_log.setup(conf, "lpar-eventd")
     # SIGABRT (systemd's watchdog on a wedged scheduler), SIGSEGV and the
     # like print every thread's stack on stderr (the journal) before dying.
-    faulthandler.enable()
+    try:
+        faulthandler.enable()
+    except (io.UnsupportedOperation, ValueError):  # stderr without a descriptor
+        pass
     dropped = honour_tls_options(conf)
     if dropped:
         logging.getLogger(__name__).warning(
