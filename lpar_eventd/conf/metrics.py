@@ -7,7 +7,7 @@ from oslo_config import cfg
 group = cfg.OptGroup("metrics", title="Metrics endpoint")
 
 OPTS = [
-    cfg.HostAddressOpt("bind_host", default="0.0.0.0",  # noqa: S104 - scraped remotely
+    cfg.HostAddressOpt("bind_host", default="0.0.0.0",  # noqa: S104  # nosec B104 - scraped remotely
                        help="Address to serve /metrics and /healthz on. Prometheus "
                             "scrapes each NovaLink host's daemon from elsewhere, so "
                             "the default is every IPv4 address; 127.0.0.1 keeps it "

@@ -25,6 +25,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import lpar_eventd
+
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy" / "systemd"
 
@@ -62,10 +64,16 @@ def system_python() -> str:
 
 def install_venv(root: Path) -> Path:
     """root/opt/lpar-eventd with this checkout installed; returns the venv path."""
+    # Built from a copy: a build in the checkout writes lpar_eventd.egg-info
+    # there, which importlib.metadata in the test process would then find.
+    source = root / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "*.egg-info", "__pycache__", "build", "dist"))
     wheels = root / "wheels"
+    env = dict(os.environ, SETUPTOOLS_SCM_PRETEND_VERSION=lpar_eventd.__version__)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",  # noqa: S603
-                    "-w", str(wheels), str(REPO)], check=True, timeout=600,
-                   capture_output=True)
+                    "-w", str(wheels), str(source)], check=True, timeout=600,
+                   capture_output=True, env=env)
     deps = root / "deps"
     _link_tree(Path(sysconfig.get_paths()["purelib"]), deps)
     venv = root / "opt" / "lpar-eventd"
