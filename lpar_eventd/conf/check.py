@@ -29,7 +29,7 @@ import os
 from collections.abc import Iterable
 
 from oslo_config import cfg
-from stevedore import ExtensionManager
+from stevedore import NamedExtensionManager
 
 from lpar_eventd.conf import opts as lpar_opts
 
@@ -64,10 +64,11 @@ def known_options(conf: cfg.ConfigOpts,
             known.setdefault(key, set()).update(value)
         else:
             known[DEFAULT].add(key)
-    manager = ExtensionManager("oslo.config.opts", invoke_on_load=True)
+    # Only the namespaces asked for are imported: loading every entry point
+    # would import (and configure) half of OpenStack.
+    manager = NamedExtensionManager("oslo.config.opts", names=list(namespaces),
+                                    invoke_on_load=True)
     for ext in manager:
-        if ext.name not in namespaces:
-            continue
         for group, options in ext.obj:
             name = getattr(group, "name", group) or DEFAULT
             for opt in options:
