@@ -90,14 +90,21 @@ def _user() -> str:
         return str(os.geteuid())
 
 
-def run_daemon(argv: Sequence[str]) -> int:
+def load(argv: Sequence[str]) -> cfg.ConfigOpts:
+    """Parse and check the command line and configuration files; raises
+    cfg.Error with one line on the first problem (start-up and reload alike)."""
     conf = make_conf()
+    parse_args(conf, argv)
+    check.check_known(conf)
+    check.check_values(conf)
+    check.check_plugins(conf)
+    check.check_files(conf)
+    return conf
+
+
+def run_daemon(argv: Sequence[str]) -> int:
     try:
-        parse_args(conf, argv)
-        check.check_known(conf)
-        check.check_values(conf)
-        check.check_plugins(conf)
-        check.check_files(conf)
+        conf = load(argv)
     except (cfg.Error, ValueError) as exc:
         print(f"lpar-eventd: configuration error: {_one_line(exc)}", file=sys.stderr)
         return 2
@@ -123,10 +130,10 @@ def run_daemon(argv: Sequence[str]) -> int:
     except OSError as exc:
         print(f"lpar-eventd: cannot start: {exc}", file=sys.stderr)
         return 1
-    return _serve(conf, make_service(daemon))
+    return _serve(conf, make_service(daemon), argv)
 
 
-def _serve(conf: cfg.ConfigOpts, service: object) -> int:
+def _serve(conf: cfg.ConfigOpts, service: object, argv: Sequence[str] = ()) -> int:
     from oslo_service import service as os_service
     launcher = os_service.Launcher(conf, restart_method="mutate")
     stop = threading.Event()
@@ -144,9 +151,27 @@ def _serve(conf: cfg.ConfigOpts, service: object) -> int:
     while not stop.wait(0.2):
         if reload_wanted.is_set():
             reload_wanted.clear()
-            launcher.restart()
+            if _reload_checks_out(argv):
+                launcher.restart()
     launcher.stop()
     return 0
+
+
+def _reload_checks_out(argv: Sequence[str]) -> bool:
+    """SIGHUP: the changed files pass the start-up checks, or the running
+    configuration stays and one ERROR line says why (oslo.config's own reload
+    would apply the good values and drop a typo without a word)."""
+    try:
+        load(argv)
+    except (cfg.Error, ValueError) as exc:
+        problem = _one_line(exc)
+    else:
+        return True
+    # Logged outside the except block: oslo.log appends the exception in
+    # flight, and the one line says everything.
+    logging.getLogger(__name__).error(
+        "Reload refused, the running configuration stays: %s", problem)
+    return False
 
 
 def _one_line(exc: BaseException) -> str:

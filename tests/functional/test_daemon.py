@@ -3,6 +3,7 @@ simulator and an sqlite nova database, watched through /metrics and /healthz."""
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import time
@@ -183,5 +184,36 @@ def test_sighup_reloads_the_windows_and_dry_run(world, tmp_path, nova_db_path):
         assert f"would emit STOPPED for instance {managed[lpar]}" in daemon.log_text()
         row = ComputePlayer(db).instances([managed[lpar]])[managed[lpar]]
         assert row.power_state == policy.expected_power_state("running")
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_a_reload_with_a_typo_or_a_bad_value_is_refused_and_the_daemon_goes_on(
+        world, tmp_path, nova_db_path):
+    scenario, db, sim = world("deploy-storm", 5, 6)
+    daemon = Daemon(tmp_path, sim.http_port, nova_db_path).start().healthy()
+    try:
+        good = daemon.conf.read_text()
+        for change, problem in (
+                ("settle_secs = 0.5", "unknown option [events] settle_secs "
+                                      "(did you mean settle_seconds?)"),
+                ("settle_seconds = soon", "[events] settle_seconds = soon: could "
+                                          "not convert string to float: 'soon'")):
+            daemon.conf.write_text(re.sub(r"(?m)^settle_seconds = .*$", change, good))
+            daemon.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while problem not in daemon.log_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            line = next(x for x in daemon.log_text().splitlines() if problem in x)
+            assert "ERROR" in line and "Reload refused, the running configuration stays" in line
+            assert "Traceback" not in daemon.log_text()
+        assert "Configuration reloaded" not in daemon.log_text()
+        assert daemon.health() == 200
+        daemon.conf.write_text(good)
+        daemon.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "Configuration reloaded" not in daemon.log_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "Configuration reloaded" in daemon.log_text()
     finally:
         assert daemon.stop() == 0
