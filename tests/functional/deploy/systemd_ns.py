@@ -104,6 +104,7 @@ class PrivateSystemd:
             unit = self.unit_dir / name
             if not unit.exists():
                 unit.write_text(f"[Unit]\nDescription={name} (private test boot)\n")
+        os.makedirs(os.path.dirname(LOCK), exist_ok=True)
         self._lock = open(LOCK, "w")  # noqa: SIM115 - closed in kill()
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         self._cgroups_before = _cgroup_dirs()

@@ -53,7 +53,7 @@ RUNNING = 1  # nova power_state
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def installed() -> Iterator[Path]:
     """The venv and the system user, as the guide installs them, for the module."""
     reason = cannot_boot_reason()
     if reason:
