@@ -23,7 +23,8 @@ thread, the health check), around ports that belong to nova-compute:
   re-wired), with nova's admin context;
 * every decision goes to the driver's ``emit_event`` (``DriverSink``): nova's
   own ``handle_lifecycle_event`` then double-checks the driver's state and
-  syncs; ``[sink] driver`` names further sinks (``log`` by default);
+  syncs; ``[sink] driver`` names further sinks (``log``, ``notification``;
+  ``nova-compute``, the daemon's way here, is this sink already);
 * ``/metrics`` and ``/healthz`` are served from inside nova-compute when the
   operator sets ``[metrics] port`` (or the driver passes ``serve=True``);
   the registry is the embedded engine's own, with the process collector.
@@ -69,8 +70,9 @@ __all__ = ["Embedded", "Receiving", "NovaComputeLookup", "load_config", "start",
 
 LOG = logging.getLogger(__name__)
 
-#: The driver's own sink: always there, first.
-_IMPLIED_SINKS = frozenset({"nova-driver"})
+#: The driver's own sink, always there, first; and what it stands for inside
+#: nova-compute: the daemon's way to nova-compute (its default sink).
+_IMPLIED_SINKS = frozenset({"nova-driver", "nova-compute"})
 
 
 class NovaComputeLookup(NovaObjectsLookup):
@@ -187,7 +189,7 @@ def start(driver: Any, adapter: Any, *, host: str | None = None,
         raise ConfigError(one_line(exc)) from None
     handler, pool, users = make_engine(conf, metrics, source, NovaComputeLookup(), sink,
                                        nvram)
-    runtime, server = run_engine(conf, metrics, source, handler, pool, users)
+    runtime, server, _ = run_engine(conf, metrics, source, handler, pool, users)
     wanted = serve if serve is not None else _port_configured(conf)
     if wanted:
         server.start()

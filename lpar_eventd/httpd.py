@@ -1,4 +1,5 @@
-"""The daemon's HTTP endpoint: /metrics (Prometheus) and /healthz.
+"""The daemon's HTTP endpoint: /metrics (Prometheus), /healthz, and at /
+a page linking both.
 
 prometheus_client's own ``start_http_server`` has no basic auth and no
 health route, so this wraps its WSGI app: optional basic auth against an
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import logging
 import ssl
 import threading
@@ -25,6 +27,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import bcrypt
 from prometheus_client import CollectorRegistry, make_wsgi_app
+
+from lpar_eventd import __version__
 
 __all__ = ["MetricsServer", "load_basic_auth", "BasicAuthFileError"]
 
@@ -68,6 +72,18 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         LOG.debug("metrics endpoint: " + format, *args)
+
+
+# What a person pointing a browser at the port gets: the way to the two
+# endpoints (relative links, so they work behind a path-prefix proxy).
+LANDING_PAGE = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>lpar_eventd</title></head>
+<body><h1>lpar_eventd {html.escape(__version__)}</h1>
+<ul>
+<li><a href="metrics">/metrics</a>: Prometheus metrics</li>
+<li><a href="healthz">/healthz</a>: health, 200 or 503 with the reason</li>
+</ul></body></html>
+""".encode()
 
 
 class MetricsServer:
@@ -130,8 +146,11 @@ class MetricsServer:
                 ("WWW-Authenticate", 'Basic realm="lpar_eventd"'),
                 ("Content-Type", "text/plain")])
             return [b"unauthorized\n"]
-        if path in ("/metrics", "/"):
+        if path == "/metrics":
             return self._metrics_app(environ, start_response)
+        if path == "/":
+            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+            return [LANDING_PAGE]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found: try /metrics or /healthz\n"]
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from lpar_eventd import __version__
+
 __all__ = ["Metrics", "EVENT_TYPES", "SKIP_REASONS", "LOOKUP_RESULTS",
            "TRANSITIONS", "RETRY_STAGES", "RESYNC_REASONS"]
 
@@ -127,6 +129,11 @@ class Metrics:
         self.last_feed_read = Gauge(
             PREFIX + "last_feed_read_timestamp_seconds",
             "Unix time of the last successful feed read.", registry=r)
+        self.build_info = Gauge(
+            PREFIX + "build_info",
+            "Always 1, labelled with the version running: which hosts run which "
+            "release (join on it by instance).", ["version"], registry=r)
+        self.build_info.labels(version=__version__).set(1)
         self._prime()
 
     def _prime(self) -> None:

@@ -33,6 +33,19 @@ def make_pool(max_concurrent: int) -> ThreadPoolExecutor:
                               thread_name_prefix="settle")
 
 
+def name_os_thread() -> None:
+    """Give the calling thread its Python name in the kernel too (``ps -L``,
+    ``top -H``, /proc/PID/task/TID/comm): Python 3.11 names no OS thread, and
+    an operator looking at a stuck daemon wants the scheduler told from the
+    settle workers. Best effort: 15 characters, errors ignored."""
+    path = f"/proc/self/task/{threading.get_native_id()}/comm"
+    try:
+        with open(path, "w", encoding="ascii", errors="replace") as fh:
+            fh.write(threading.current_thread().name[:15])
+    except OSError:
+        pass
+
+
 class Runtime:
     """Runs one handler: scheduler loop, settle pool, and the event source."""
 
@@ -63,6 +76,7 @@ class Runtime:
         return self._thread is not None and self._thread.is_alive()
 
     def _loop(self) -> None:
+        name_os_thread()
         clock = self.handler.clock
         while not self._stopping.is_set():
             try:

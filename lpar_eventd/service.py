@@ -5,9 +5,12 @@ name, the nova database, the metrics port) is built in ``build()``, before
 anything starts, so a bad start is one clear line and a non-zero exit.
 ``EventdService`` then only starts and stops threads:
 
-* ``start()``: the metrics endpoint, the runtime (feed thread, scheduler,
-  settle pool) and a watcher that tells systemd READY=1 after the first
-  successful feed read (the threading backend does not notify by itself);
+* ``start()``: the metrics endpoint and the runtime (feed thread, scheduler,
+  settle pool), then READY=1 to systemd (the threading backend does not
+  notify by itself). READY means "running and reading or retrying", not
+  "NovaLink answered": a host that boots while NovaLink is down must not sit
+  in a start timeout and restart loop. Until the first feed read succeeds,
+  /healthz answers 503 and the STATUS line says what the feed is waiting for;
 * ``stop()``: stop reading, cancel pending settles (``shutdown_mode``), let
   settles in flight finish within ``shutdown_timeout``, flush the sink;
 * ``reset()`` (SIGHUP, after oslo.config's mutate): apply mutable options
@@ -19,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from importlib import metadata
 from dataclasses import dataclass
 from typing import Any
 from collections.abc import Callable, Sequence
@@ -26,7 +30,7 @@ from collections.abc import Callable, Sequence
 from oslo_config import cfg
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from lpar_eventd import systemd
+from lpar_eventd import __version__, systemd
 from lpar_eventd.conf.events import engine_config
 from lpar_eventd.engine.events import Event
 from lpar_eventd.engine.handler import BaseHandler, Ports
@@ -62,6 +66,7 @@ class Daemon:
     runtime: Runtime
     server: MetricsServer
     sink: Any
+    health: "Health | None" = None
 
 
 class DryRunSink:
@@ -131,6 +136,8 @@ def _lookup(conf: cfg.ConfigOpts) -> Any:
         if not nova.transport_url:
             raise ConfigError("[nova] transport_url is required with lookup = conductor")
         return make_lookup("conductor", transport_url=nova.transport_url)
+    if not nova.connection:
+        raise ConfigError("[nova] connection is required with lookup = database")
     return make_lookup("database", connection=nova.connection, sync=nova.create_schema)
 
 
@@ -162,6 +169,11 @@ def make_sinks(conf: cfg.ConfigOpts, names: Sequence[str], leading: Sequence[Any
                                   "notification sink")
             kwargs["transport_url"] = conf.sink.transport_url
         elif name == "nova-compute":
+            from lpar_eventd.delivery.wire import rpc_transport_url
+            rpc_transport_url(conf)  # registers it; its default is a guest on localhost
+            if conf.get_location("transport_url").location is cfg.Locations.opt_default:
+                raise ConfigError("[DEFAULT] transport_url is required for the "
+                                  "nova-compute sink (nova's message bus, as in nova.conf)")
             kwargs.update(host=conf.nova.compute_host, conf=conf)
         sinks.append(plugin(**kwargs))
     inner = sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
@@ -198,9 +210,9 @@ def build(conf: cfg.ConfigOpts, registry: CollectorRegistry | None = None,
         raise ConfigError(one_line(exc)) from None
     handler, pool, users = make_engine(conf, metrics, source, lookup, sink, nvram)
     recorder = Recorder(record) if record else None
-    runtime, server = run_engine(conf, metrics, source, handler, pool, users,
+    runtime, server, health = run_engine(conf, metrics, source, handler, pool, users,
                                  tap=recorder.record if recorder is not None else None)
-    return Daemon(conf, metrics, source, handler, runtime, server, sink)
+    return Daemon(conf, metrics, source, handler, runtime, server, sink, health)
 
 
 def make_engine(conf: cfg.ConfigOpts, metrics: Metrics, source: NovaLinkSource,
@@ -228,10 +240,10 @@ def make_engine(conf: cfg.ConfigOpts, metrics: Metrics, source: NovaLinkSource,
 def run_engine(conf: cfg.ConfigOpts, metrics: Metrics, source: NovaLinkSource,
                handler: BaseHandler, pool: Any, users: dict[str, bytes] | None,
                tap: Callable[[Sequence[Event]], None] | None = None
-               ) -> tuple[Runtime, MetricsServer]:
-    """The runtime (feed thread, scheduler) and the (not yet started) /metrics
-    and /healthz endpoint around a built handler. ``tap`` sees every feed
-    batch first (--record)."""
+               ) -> tuple[Runtime, MetricsServer, "Health"]:
+    """The runtime (feed thread, scheduler), the (not yet started) /metrics
+    and /healthz endpoint around a built handler, and the health rule it
+    serves. ``tap`` sees every feed batch first (--record)."""
     on_batch = handler.accept_batch
     if tap is not None:
         def on_batch(batch: Sequence[Event], _accept: Any = handler.accept_batch) -> None:
@@ -242,7 +254,16 @@ def run_engine(conf: cfg.ConfigOpts, metrics: Metrics, source: NovaLinkSource,
     server = MetricsServer(metrics.registry, health, conf.metrics.bind_host,
                            conf.metrics.port, conf.metrics.cert_file,
                            conf.metrics.key_file, users)
-    return runtime, server
+    return runtime, server, health
+
+
+def _nova_version() -> str:
+    """The nova the lookups import: it must match the controller's release
+    for the conductor lookup (deploy/README.md, "Versions")."""
+    try:
+        return metadata.version("nova")
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def one_line(exc: BaseException) -> str:
@@ -265,11 +286,14 @@ class Health:
         if now - self._runtime.last_tick > 10.0:
             return False, f"scheduler stalled for {now - self._runtime.last_tick:.0f} s"
         last = self._source.last_read_at
+        error = self._source.last_error
         if last is None:
-            return False, "waiting for the first NovaLink feed read"
+            return False, "waiting for the first NovaLink feed read" + (
+                f" (last try: {error})" if error else "")
         stale = self._conf.novalink.feed_stale_seconds
         if now - last > stale:
-            return False, f"NovaLink feed not read for {now - last:.0f} s (> {stale:g} s)"
+            return False, (f"NovaLink feed not read for {now - last:.0f} s (> {stale:g} s)"
+                           + (f": {error}" if error else ""))
         return True, "ok"
 
 
@@ -286,25 +310,24 @@ def make_service(daemon: Daemon) -> Any:
 
         def start(self) -> None:
             super().start()
-            LOG.info("lpar_eventd starting: NovaLink %s, policy %s, sink %s",
-                     daemon.conf.novalink.host, daemon.conf.events.policy,
-                     ",".join(daemon.conf.sink.driver))
+            LOG.info("lpar_eventd %s starting (nova %s, lookup %s): NovaLink %s, "
+                     "policy %s, sink %s", __version__, _nova_version(),
+                     daemon.conf.nova.lookup, daemon.conf.novalink.host,
+                     daemon.conf.events.policy, ",".join(daemon.conf.sink.driver))
             daemon.runtime.on_tick = self._tick
             daemon.server.start()
             daemon.runtime.start()
-            threading.Thread(target=self._ready_when_fed, name="sd-ready",
-                             daemon=True).start()
+            self._notifier.notify("READY=1", f"STATUS={self.status()}")
 
-        def _ready_when_fed(self) -> None:
-            while not self._stopped.is_set():
-                if daemon.source.first_read.wait(1.0):
-                    self._notifier.notify("READY=1", "STATUS=feed connected")
-                    LOG.info("First NovaLink feed read succeeded: ready")
-                    return
+        def status(self) -> str:
+            """The systemd STATUS line: health, and the work queued and running."""
+            ok, reason = daemon.health() if daemon.health else (True, "ok")
+            feed = "NovaLink feed ok" if ok else reason
+            return (f"{feed}; {len(daemon.handler.queue)} pending, "
+                    f"{daemon.handler.in_flight()} in flight")
 
         def _tick(self) -> None:
-            self._notifier.watchdog(f"pending {len(daemon.handler.queue)}, "
-                                    f"in flight {daemon.handler.in_flight()}")
+            self._notifier.watchdog(self.status())
 
         def stop(self, graceful: bool = False) -> None:
             if self._stopped.is_set():

@@ -2,7 +2,8 @@
 
 oslo.service's threading backend does not notify systemd, and the daemon
 wants more than READY: a watchdog ping from the scheduler loop (so a wedged
-scheduler gets restarted) and a STATUS line with the pending count. The
+scheduler gets restarted) and a STATUS line (health and pending count) kept
+current, so ``systemctl status`` says why a daemon is not healthy. The
 protocol is one datagram of newline-separated assignments; without
 $NOTIFY_SOCKET every call is a no-op.
 """
@@ -18,6 +19,9 @@ __all__ = ["Notifier"]
 
 LOG = logging.getLogger(__name__)
 
+#: the STATUS line changes at most this often (seconds): it carries counts
+STATUS_EVERY = 1.0
+
 
 class Notifier:
     """Sends sd_notify messages; rate-limits watchdog pings to half the interval."""
@@ -32,7 +36,9 @@ class Notifier:
         pid = env.get("WATCHDOG_PID", "")
         mine = not pid or pid == str(os.getpid())
         self._watchdog_every = int(usec) / 2e6 if usec.isdigit() and mine else None
-        self._last_ping = 0.0
+        self._last_ping = float("-inf")
+        self._status = ""
+        self._status_at = float("-inf")
 
     @property
     def enabled(self) -> bool:
@@ -48,16 +54,23 @@ class Notifier:
         except OSError as exc:
             LOG.warning("sd_notify to %r failed: %s", self._address, exc)
             return False
+        for assignment in assignments:
+            if assignment.startswith("STATUS="):
+                self._status = assignment[len("STATUS="):]
         return True
 
     def watchdog(self, status: str) -> None:
-        """From the scheduler loop: WATCHDOG=1 (if asked for) and STATUS."""
-        now = time.monotonic()
-        every = self._watchdog_every if self._watchdog_every is not None else 5.0
-        if self._address is None or now - self._last_ping < every:
+        """From the scheduler loop: WATCHDOG=1 every half interval (if systemd
+        asked for a watchdog), STATUS when it changed (at most once a second)."""
+        if self._address is None:
             return
-        self._last_ping = now
-        if self._watchdog_every is not None:
-            self.notify("WATCHDOG=1", f"STATUS={status}")
-        else:
-            self.notify(f"STATUS={status}")
+        now = time.monotonic()
+        parts = []
+        if self._watchdog_every is not None and now - self._last_ping >= self._watchdog_every:
+            self._last_ping = now
+            parts.append("WATCHDOG=1")
+        if status != self._status and now - self._status_at >= STATUS_EVERY:
+            self._status_at = now
+            parts.append(f"STATUS={status}")
+        if parts:
+            self.notify(*parts)

@@ -112,6 +112,8 @@ def recording_rules(t: dict[str, Any], d: Durations) -> dict[str, Any]:
          per_host("lpar_eventd_events_coalesced_total", "kind")),
         ("instance:lpar_eventd_events_skipped:rate5m",
          per_host("lpar_eventd_events_skipped_total", "reason")),
+        ("instance:lpar_eventd_retries:rate5m",
+         per_host("lpar_eventd_retries_total", "stage")),
         # Calls made to nova per PartitionState event: what the daemon is for.
         # The legacy handler costs at least 1; a settle per burst costs ~1/12.
         ("instance:lpar_eventd_get_instance_calls_per_partition_state_event:ratio_rate5m",
@@ -160,6 +162,14 @@ def alert_rules(t: dict[str, Any], d: Durations) -> dict[str, Any]:
         "lpar_eventd on {{ $labels.instance }} has failed every scrape for "
         f"{a['LparEventdDown']['for']}: lifecycle events from its NovaLink host "
         "are not reaching nova.")
+
+    add("LparEventdTargetMissing",
+        f"absent(up{{{job}}})",
+        "No lpar_eventd target is scraped.",
+        f"Prometheus has had no target of job {t['job']} for "
+        f"{a['LparEventdTargetMissing']['for']}: no lpar_eventd is watched at all "
+        "(its scrape configuration or service discovery is gone), so no other "
+        "lpar_eventd alert can fire.")
 
     c = a["LparEventdFeedDown"]
     win = d.window(c["window"])
@@ -237,6 +247,35 @@ def alert_rules(t: dict[str, Any], d: Durations) -> dict[str, Any]:
         "lpar_eventd on {{ $labels.instance }} makes {{ $value | humanize }} get_instance "
         f"calls per PartitionState event (bound {c['calls_per_event']}).")
 
+    c = a["LparEventdRetrying"]
+    add("LparEventdRetrying",
+        f'instance:lpar_eventd_retries:rate5m{{{job},stage!="sink"}}'
+        f" > {c['retries_per_second']}",
+        "lpar_eventd keeps retrying failed work.",
+        "lpar_eventd on {{ $labels.instance }} retries its {{ $labels.stage }} stage "
+        '{{ printf "%.2g" $value }} times/s (threshold '
+        f"{c['retries_per_second']}/s): "
+        "NovaLink reads (state_read, resync) or nova calls (lookup) keep failing, "
+        "and the settles they belong to wait.")
+
+    add("LparEventdSinkFailing",
+        f'instance:lpar_eventd_retries:rate5m{{{job},stage="sink"}} > 0',
+        "lpar_eventd cannot deliver lifecycle events.",
+        "lpar_eventd on {{ $labels.instance }} has been retrying lifecycle events at "
+        f"its sink for {a['LparEventdSinkFailing']['for']} "
+        '({{ printf "%.2g" $value }} retries/s): nova is not told of state changes '
+        "on that host (message bus or nova-compute down?).")
+
+    c = a["LparEventdSettleErrors"]
+    add("LparEventdSettleErrors",
+        "sum by (job, instance) (increase(lpar_eventd_settle_errors_total"
+        f"{{{job}}}[{d.window(c['window'])}])) > {c['errors']}",
+        "lpar_eventd lost settles to errors.",
+        "lpar_eventd on {{ $labels.instance }} lost "
+        '{{ printf "%.0f" $value }} settle(s) to an unexpected error in '
+        f"{c['window']}: those LPARs' state changes were not decided (the log has "
+        "each traceback).")
+
     return {"groups": [{"name": "lpar-eventd.alerts", "rules": alerts}]}
 
 
@@ -276,10 +315,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RULES_DIR)
     p.add_argument("--scale", type=float, default=1.0,
                    help="multiply every duration (tests use 1/60)")
+    p.add_argument("--runbook-base-url", metavar="URL",
+                   help="where runbooks.md is read (overrides thresholds.yaml)")
     p.add_argument("--check", action="store_true",
                    help="exit 1 when the files in --out differ from a fresh render")
     args = p.parse_args(argv)
-    files = render(load_thresholds(args.thresholds), args.scale)
+    thresholds = load_thresholds(args.thresholds)
+    if args.runbook_base_url:
+        thresholds["runbook_base_url"] = args.runbook_base_url
+    files = render(thresholds, args.scale)
     if args.check:
         stale = [name for name, text in files.items()
                  if not (args.out / name).exists()

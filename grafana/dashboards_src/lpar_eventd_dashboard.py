@@ -34,6 +34,9 @@ UID = "lpar-eventd"
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 # Every query selects the hosts picked in the instance variable.
 SEL = 'instance=~"$instance"'
+# The scrape job of deploy/prometheus (thresholds.yaml ``job``): ``up`` is
+# Prometheus' own series, so it needs the job to leave other targets out.
+JOB = "lpar-eventd"
 RATE = "$__rate_interval"
 
 
@@ -230,6 +233,42 @@ def _source() -> list[Any]:
     ]
 
 
+def _failures() -> list[Any]:
+    retries = f"lpar_eventd_retries_total{{{SEL}}}"
+    return [
+        _series("Scrape target up",
+                "1 while Prometheus scrapes the host's lpar_eventd (LparEventdDown after "
+                "5m at 0). A host missing here altogether is LparEventdTargetMissing.",
+                "none", [_query(f'max by (instance) (up{{job="{JOB}",{SEL}}})',
+                                "{{instance}}")], width=6, min_val=0, max_val=1),
+        _series("Retries by stage",
+                "Work retried after a failure, per second, by stage: state_read and "
+                "resync are NovaLink reads, lookup is nova, sink is delivery, nvram the "
+                "NVRAM store (LparEventdRetrying, LparEventdSinkFailing).",
+                "ops", [_query(f"sum by (stage) (rate({retries}[{RATE}]))", "{{stage}}")],
+                width=6),
+        _series("Sink retries and lifecycle events delivered",
+                "Lifecycle events retried at the sink against those delivered, per "
+                "host: retries with no deliveries mean nova is not being told "
+                "(LparEventdSinkFailing).",
+                "ops", [
+                    _query(f'sum by (instance) (rate(lpar_eventd_retries_total{{{SEL},'
+                           f'stage="sink"}}[{RATE}]))', "sink retries {{instance}}", "A"),
+                    _query(f"sum by (instance) (rate(lpar_eventd_lifecycle_events_emitted_total"
+                           f"{{{SEL}}}[{RATE}]))", "delivered {{instance}}", "B"),
+                ], width=6),
+        _series("Settle errors",
+                "Settles that ended in an unexpected error per interval, per host: "
+                "each is a traceback in that daemon's log (LparEventdSettleErrors).",
+                "short", [_query(f"sum by (instance) (increase(lpar_eventd_settle_errors_total"
+                                 f"{{{SEL}}}[{RATE}]))", "{{instance}}")], width=6),
+        _stat("Versions running",
+              "How many of the selected hosts run each lpar_eventd version "
+              "(lpar_eventd_build_info).",
+              "none", f"count by (version) (lpar_eventd_build_info{{{SEL}}})", width=24),
+    ]
+
+
 def build() -> Any:
     """The dashboard model (grafana_foundation_sdk.models.dashboard.Dashboard)."""
     builder = (db.Dashboard("lpar_eventd").uid(UID)
@@ -242,7 +281,8 @@ def build() -> Any:
                .tooltip(dm.DashboardCursorSync.CROSSHAIR)
                .variables(_variables()))
     sections = [("Overview", _overview()), ("Events and the reduction", _events()),
-                ("Settles", _settles()), ("NovaLink source, NVRAM, resyncs", _source())]
+                ("Settles", _settles()), ("NovaLink source, NVRAM, resyncs", _source()),
+                ("Failures, retries, versions", _failures())]
     for title, panels in sections:
         builder = builder.with_row(db.Row(title))
         for panel in panels:

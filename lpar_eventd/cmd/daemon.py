@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import io
 import logging
 import os
+import pwd
 import signal
 import sys
 import threading
@@ -27,8 +29,9 @@ from typing import NoReturn
 from oslo_config import cfg
 from oslo_log import log as oslo_log
 
+from lpar_eventd import __version__
 from lpar_eventd.cmd import use_threading_backend
-from lpar_eventd.conf import opts
+from lpar_eventd.conf import check, opts
 
 RECORD_OPT = cfg.StrOpt("record", metavar="FILE",
                         help="Append every raw feed event received to FILE "
@@ -41,33 +44,6 @@ def make_conf() -> cfg.ConfigOpts:
     oslo_log.register_options(conf)
     conf.register_cli_opt(RECORD_OPT)
     return conf
-
-
-def check_values(conf: cfg.ConfigOpts) -> None:
-    """Read every option once: oslo.config checks values only when read, and a
-    bad one must stop start-up, not a running daemon."""
-    for group, options in opts.list_opts():
-        for opt in options:
-            try:
-                getattr(conf[group], opt.dest)
-            except (cfg.Error, ValueError) as exc:
-                raise cfg.Error(f"[{group}] {opt.name}: {_one_line(exc)}") from None
-
-
-# Files the daemon reads after start-up: a typo must stop start-up instead
-# (a missing CA file would otherwise fail every NovaLink request, for ever).
-_FILE_OPTS = (("novalink", "ca_file"), ("metrics", "cert_file"), ("metrics", "key_file"),
-              ("metrics", "basic_auth_file"))
-
-
-def check_files(conf: cfg.ConfigOpts) -> None:
-    """Every file option names a readable file; TLS cert and key come in pairs."""
-    for group, name in _FILE_OPTS:
-        path = getattr(conf[group], name)
-        if path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
-            raise cfg.Error(f"[{group}] {name}: {path} is not a readable file")
-    if bool(conf.metrics.cert_file) != bool(conf.metrics.key_file):
-        raise cfg.Error("[metrics] cert_file and key_file go together")
 
 
 # requests lets these override a per-session ``verify`` (the request-level
@@ -89,26 +65,56 @@ def parse_args(conf: cfg.ConfigOpts, argv: Sequence[str]) -> None:
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured):
-            conf(list(argv), project="lpar-eventd", prog="lpar-eventd")
+            conf(list(argv), project="lpar-eventd", prog="lpar-eventd",
+                 version=__version__)
     except SystemExit as exc:
-        if not exc.code:  # --help: already printed on stdout
+        if not exc.code:  # --help, --version: already printed on stdout
             raise
         lines = [line for line in captured.getvalue().splitlines() if line.strip()]
         message = lines[-1] if lines else f"bad arguments: {' '.join(argv)}"
         raise cfg.Error(message.split(": error: ", 1)[-1] + " (see --help)") from None
+    except cfg.ConfigFilesPermissionDeniedError as exc:
+        raise cfg.Error(f"cannot read {', '.join(exc.config_files)}: permission denied "
+                        f"(running as user {_user()})") from None
+    except cfg.ConfigFilesNotFoundError as exc:
+        raise cfg.Error(f"no such file: {', '.join(exc.config_files)}") from None
+    except cfg.ConfigFileParseError as exc:
+        raise cfg.Error(f"{exc.config_file}: {exc.msg.split(', ', 1)[-1]}") from None
     sys.stderr.write(captured.getvalue())
 
 
-def run_daemon(argv: Sequence[str]) -> int:
-    conf = make_conf()
+def _user() -> str:
     try:
-        parse_args(conf, argv)
-        check_values(conf)
-        check_files(conf)
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def load(argv: Sequence[str]) -> cfg.ConfigOpts:
+    """Parse and check the command line and configuration files; raises
+    cfg.Error with one line on the first problem (start-up and reload alike)."""
+    conf = make_conf()
+    parse_args(conf, argv)
+    check.check_known(conf)
+    check.check_values(conf)
+    check.check_plugins(conf)
+    check.check_files(conf)
+    return conf
+
+
+def run_daemon(argv: Sequence[str]) -> int:
+    try:
+        conf = load(argv)
     except (cfg.Error, ValueError) as exc:
         print(f"lpar-eventd: configuration error: {_one_line(exc)}", file=sys.stderr)
         return 2
     oslo_log.setup(conf, "lpar-eventd")
+    # SIGABRT (systemd's watchdog on a wedged scheduler), SIGSEGV and the
+    # like print every thread's stack on stderr (the journal) before dying.
+    try:
+        faulthandler.enable()
+    except (io.UnsupportedOperation, ValueError):  # stderr without a descriptor
+        pass
     dropped = honour_tls_options(conf)
     if dropped:
         logging.getLogger(__name__).warning(
@@ -124,10 +130,10 @@ def run_daemon(argv: Sequence[str]) -> int:
     except OSError as exc:
         print(f"lpar-eventd: cannot start: {exc}", file=sys.stderr)
         return 1
-    return _serve(conf, make_service(daemon))
+    return _serve(conf, make_service(daemon), argv)
 
 
-def _serve(conf: cfg.ConfigOpts, service: object) -> int:
+def _serve(conf: cfg.ConfigOpts, service: object, argv: Sequence[str] = ()) -> int:
     from oslo_service import service as os_service
     launcher = os_service.Launcher(conf, restart_method="mutate")
     stop = threading.Event()
@@ -145,9 +151,27 @@ def _serve(conf: cfg.ConfigOpts, service: object) -> int:
     while not stop.wait(0.2):
         if reload_wanted.is_set():
             reload_wanted.clear()
-            launcher.restart()
+            if _reload_checks_out(argv):
+                launcher.restart()
     launcher.stop()
     return 0
+
+
+def _reload_checks_out(argv: Sequence[str]) -> bool:
+    """SIGHUP: the changed files pass the start-up checks, or the running
+    configuration stays and one ERROR line says why (oslo.config's own reload
+    would apply the good values and drop a typo without a word)."""
+    try:
+        load(argv)
+    except (cfg.Error, ValueError) as exc:
+        problem = _one_line(exc)
+    else:
+        return True
+    # Logged outside the except block: oslo.log appends the exception in
+    # flight, and the one line says everything.
+    logging.getLogger(__name__).error(
+        "Reload refused, the running configuration stays: %s", problem)
+    return False
 
 
 def _one_line(exc: BaseException) -> str:

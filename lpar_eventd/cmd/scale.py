@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import warnings
+from lpar_eventd import __version__
 from lpar_eventd.scale.cli import positive_float, positive_int
 from collections.abc import Sequence
 
@@ -19,6 +20,7 @@ POLICIES = ("legacy", "reference", "default")
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lpar-eventd-scale", description=__doc__)
+    p.add_argument("--version", action="version", version=__version__)
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compare", help="the same scenario through every policy")
     c.add_argument("--mode", choices=("engine", "e2e"), default="engine",

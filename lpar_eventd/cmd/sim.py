@@ -24,6 +24,8 @@ from typing import Any, NoReturn
 
 from pypowervm import exceptions as pvm_exc
 
+from lpar_eventd import __version__
+
 __all__ = ["main", "build_parser"]
 
 LOG = logging.getLogger("lpar_eventd.sim")
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lpar-eventd-sim", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     _serve_args(parser)
+    parser.add_argument("--version", action="version", version=__version__)
     return parser
 
 

@@ -11,8 +11,10 @@ cache_group = cfg.OptGroup("cache", title="Engine caches")
 
 EVENTS_OPTS = [
     cfg.StrOpt("policy", default="default",
-               help="Event policy (stevedore lpar_eventd.policies): default, "
-                    "or the historical reference and legacy for comparison."),
+               help="Event policy by name (stevedore lpar_eventd.policies entry "
+                    "points): default (lpar_eventd's); reference (the 2017 "
+                    "nova-powervm fix) and legacy (the handler before it) only to "
+                    "compare. An unknown name stops start-up with the installed ones."),
     cfg.FloatOpt("settle_seconds", default=15.0, min=0.0, mutable=True,
                  help="Quiet time after an LPAR's last PartitionState event "
                       "before it is settled; newer events restart it."),
@@ -35,9 +37,13 @@ EVENTS_OPTS = [
                help="LPARs verified per bulk nova call during a resync."),
     cfg.FloatOpt("resync_batch_interval_seconds", default=0.5, min=0.0,
                  help="Spacing between a resync's bulk calls."),
-    cfg.StrOpt("shutdown_mode", default="cancel", choices=["cancel", "settle"],
-               help="On SIGTERM, cancel pending settles (as nova does on host "
-                    "shutdown; the next start resyncs) or settle them at once."),
+    cfg.StrOpt("shutdown_mode", default="cancel",
+               choices=[("cancel", "drop pending settles, as nova does on host "
+                                   "shutdown (settling then would report LPARs "
+                                   "stopped by the host's own shutdown); the next "
+                                   "start resyncs"),
+                        ("settle", "settle every pending LPAR at once")],
+               help="What SIGTERM does with settles still waiting."),
     cfg.FloatOpt("shutdown_timeout", default=10.0, min=0.0,
                  help="How long settles in flight may take to finish at shutdown."),
 ]

@@ -7,9 +7,12 @@ from oslo_config import cfg
 group = cfg.OptGroup("metrics", title="Metrics endpoint")
 
 OPTS = [
-    cfg.HostAddressOpt("bind_host", default="127.0.0.1",
-                       help="Address to serve /metrics and /healthz on; loopback "
-                            "unless you need remote scrapes."),
+    cfg.HostAddressOpt("bind_host", default="0.0.0.0",  # noqa: S104  # nosec B104 - scraped remotely
+                       help="Address to serve /metrics and /healthz on. Prometheus "
+                            "scrapes each NovaLink host's daemon from elsewhere, so "
+                            "the default is every IPv4 address; 127.0.0.1 keeps it "
+                            "local (a local Prometheus or a proxy). On an untrusted "
+                            "network set cert_file, key_file and basic_auth_file."),
     cfg.PortOpt("port", default=9826, help="Port of /metrics and /healthz (0: any)."),
     cfg.StrOpt("cert_file", help="TLS certificate (PEM); with key_file enables HTTPS."),
     cfg.StrOpt("key_file", help="TLS private key (PEM)."),

@@ -9,13 +9,18 @@ from oslo_config import cfg
 group = cfg.OptGroup("nova", title="Nova instance lookups")
 
 OPTS = [
-    cfg.StrOpt("lookup", default="database", choices=["database", "conductor"],
-               help="database: nova.objects on a database (the embedded sqlite "
-                    "default, or nova's own database URL); conductor: through "
-                    "nova-conductor over oslo.messaging, as nova-compute does."),
+    cfg.StrOpt("lookup", default="conductor",
+               choices=[("conductor", "through nova-conductor over oslo.messaging, as "
+                                      "nova-compute does (production; needs "
+                                      "transport_url, and the daemon's nova must "
+                                      "match the controller's release)"),
+                        ("database", "nova.objects straight on a nova database at "
+                                     "connection (a test bed, or a cell database the "
+                                     "daemon may read)")],
+               help="How instances are looked up in nova."),
     cfg.StrOpt("connection", secret=True,
-               default="sqlite:////var/lib/lpar-eventd/nova.sqlite",
-               help="SQLAlchemy URL of the nova database (lookup = database)."),
+               help="SQLAlchemy URL of the nova database (lookup = database only), "
+                    "e.g. mysql+pymysql://nova:PASSWORD@controller/nova."),
     cfg.BoolOpt("create_schema", default=False,
                 help="Create the schema with nova's own db_sync if the database "
                      "is empty (the embedded default and the demo)."),

@@ -9,12 +9,16 @@ group = cfg.OptGroup("novalink", title="NovaLink REST API")
 OPTS = [
     cfg.HostAddressOpt("host", help="NovaLink host name or address (required)."),
     cfg.PortOpt("port", help="REST port; default 12443 for https, 12080 for http."),
-    cfg.StrOpt("protocol", default="https", choices=["https", "http"],
-               help="http only for local file authentication on the NovaLink "
-                    "partition itself."),
-    cfg.StrOpt("auth", default="password", choices=["password", "file"],
-               help="password: username and password; file: NovaLink's local "
-                    "file authentication (no password, run on the NovaLink host)."),
+    cfg.StrOpt("protocol", default="https",
+               choices=[("https", "TLS, verified against ca_file"),
+                        ("http", "plain HTTP: only on the NovaLink partition itself, "
+                                 "with auth = file")],
+               help="How to reach NovaLink's REST API."),
+    cfg.StrOpt("auth", default="password",
+               choices=[("password", "username and password"),
+                        ("file", "NovaLink's local file authentication (no "
+                                 "password; the daemon runs on the NovaLink host)")],
+               help="How to log on to NovaLink."),
     cfg.StrOpt("username", help="User for password authentication."),
     cfg.StrOpt("password", secret=True, help="Password for password authentication."),
     cfg.StrOpt("ca_file", help="CA bundle that signs NovaLink's certificate; "

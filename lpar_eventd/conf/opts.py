@@ -16,6 +16,13 @@ from lpar_eventd.conf import events, metrics, nova, novalink, sink
 
 _MODULES = (novalink, events, nova, sink, metrics)
 
+#: The ``oslo.config.opts`` namespaces whose options lpar-eventd.conf may
+#: hold: ours and oslo.log's. The sample config (tox -e genconfig) lists
+#: exactly these, and start-up refuses a group or option none of them has
+#: (conf.check). A library whose options the daemon reads from its own
+#: configuration (oslo.messaging's, say) goes here too.
+NAMESPACES = ("lpar_eventd", "oslo.messaging", "oslo.log")
+
 
 def set_lib_defaults() -> None:
     """Defaults of other libraries' options, as nova sets them."""

@@ -138,6 +138,8 @@ class NovaLinkSource:
         self._adapter_lock = threading.Lock()
         self.first_read = threading.Event()
         self.last_read_at: float | None = None
+        #: the last failed read, one line and no secrets (None once a read succeeds)
+        self.last_error: str | None = None
         self.reconnects = 0
 
     @classmethod
@@ -224,6 +226,7 @@ class NovaLinkSource:
                 continue
             failures = 0
             self._metrics.source_up.set(1)
+            self.last_error = None
             self.last_read_at = self._clock.now()
             self._metrics.last_feed_read.set(time.time())
             self.first_read.set()
@@ -255,8 +258,9 @@ class NovaLinkSource:
             self.reconnects += 1
             self._metrics.source_reconnects.inc()
         delay = self._backoff(failures)
+        self.last_error = _describe(exc)
         LOG.warning("NovaLink feed at %s: %s; retrying in %.1f s (failure %d)",
-                    self._settings.host, _describe(exc), delay, failures)
+                    self._settings.host, self.last_error, delay, failures)
         self._stop.wait(delay)
 
     def _backoff(self, failures: int) -> float:

@@ -138,8 +138,8 @@ def test_daemon_bad_configuration(extra, drop, words, conf_file, capsys, tmp_pat
 
 @pytest.mark.parametrize("args, words", [
     (["--bogus"], "unrecognized arguments"),
-    (["--config-file", "/nonexistent.conf"], "Failed to find"),
-    (["--config-file", "/etc/hostname"], "Failed to parse"),
+    (["--config-file", "/nonexistent.conf"], "no such file: /nonexistent.conf"),
+    (["--config-file", "/etc/hostname"], "/etc/hostname: "),
 ])
 def test_daemon_bad_arguments(args, words, capsys) -> None:
     assert daemon_cmd.run_daemon(args) == 2

@@ -8,6 +8,7 @@ decisions is judged by nova's own compute manager in the host stack tests
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import time
@@ -113,29 +114,31 @@ def test_sigterm_mid_storm_exits_0_and_a_restart_resyncs_and_settles(world, tmp_
     assert samples["lpar_eventd_pending_settles"] == 0
 
 
-def test_ready_reaches_systemd_only_after_the_first_feed_read(tmp_path, nova_db_path):
+def test_ready_reaches_systemd_at_once_and_status_says_what_the_feed_waits_for(
+        tmp_path, nova_db_path):
+    """NovaLink down at start: READY at once (no start timeout), the STATUS
+    line names the failure, then says the feed is ok once NovaLink answers."""
     port = free_port()  # nothing listens there yet
     notify = str(tmp_path / "notify")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(notify)
-        sock.settimeout(3.0)
+        sock.settimeout(30.0)
         daemon = Daemon(tmp_path, port, nova_db_path,
                         env={"NOTIFY_SOCKET": notify}).start()
+
+        def until(wanted: bytes) -> bytes:
+            message = sock.recv(4096)
+            while wanted not in message:
+                message = sock.recv(4096)
+            return message
         try:
-            received = []
-            try:
-                while True:
-                    received.append(sock.recv(4096))
-            except TimeoutError:
-                pass
-            assert not any(b"READY=1" in m for m in received)
+            assert b"STATUS=waiting for the first NovaLink feed read" in until(b"READY=1")
+            assert b"(last try: ConnectionError" in until(b"last try")
+            assert daemon.health() == 503
             sim = Simulator(SimConfig(port=port, long_poll=0.5)).start()
             try:
-                sock.settimeout(20.0)
-                message = sock.recv(4096)
-                while b"READY=1" not in message:
-                    message = sock.recv(4096)
-                assert b"STATUS=feed connected" in message
+                assert b"in flight" in until(b"STATUS=NovaLink feed ok")
+                assert daemon.health() == 200
             finally:
                 sim.stop()
         finally:
@@ -183,5 +186,36 @@ def test_sighup_reloads_the_windows_and_dry_run(world, tmp_path, nova_db_path):
         time.sleep(1.0)
         assert f"would emit STOPPED for instance {managed[lpar]}" in daemon.log_text()
         assert "lifecycle transition=stopped" not in daemon.log_text()
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_a_reload_with_a_typo_or_a_bad_value_is_refused_and_the_daemon_goes_on(
+        world, tmp_path, nova_db_path):
+    scenario, db, sim = world("deploy-storm", 5, 6)
+    daemon = Daemon(tmp_path, sim.http_port, nova_db_path).start().healthy()
+    try:
+        good = daemon.conf.read_text()
+        for change, problem in (
+                ("settle_secs = 0.5", "unknown option [events] settle_secs "
+                                      "(did you mean settle_seconds?)"),
+                ("settle_seconds = soon", "[events] settle_seconds = soon: could "
+                                          "not convert string to float: 'soon'")):
+            daemon.conf.write_text(re.sub(r"(?m)^settle_seconds = .*$", change, good))
+            daemon.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while problem not in daemon.log_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            line = next(x for x in daemon.log_text().splitlines() if problem in x)
+            assert "ERROR" in line and "Reload refused, the running configuration stays" in line
+            assert "Traceback" not in daemon.log_text()
+        assert "Configuration reloaded" not in daemon.log_text()
+        assert daemon.health() == 200
+        daemon.conf.write_text(good)
+        daemon.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "Configuration reloaded" not in daemon.log_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "Configuration reloaded" in daemon.log_text()
     finally:
         assert daemon.stop() == 0

@@ -26,6 +26,7 @@ DASHBOARD_SRC = ROOT / "grafana" / "dashboards_src" / "lpar_eventd_dashboard.py"
 DASHBOARD_JSON = ROOT / "grafana" / "dashboards" / "lpar-eventd.json"
 RUNBOOKS = ROOT / "deploy" / "prometheus" / "runbooks.md"
 PROM_DIR = ROOT / "deploy" / "prometheus"
+THRESHOLDS = PROM_DIR / "thresholds.yaml"
 # Series Prometheus makes itself, which rules may use.
 PROMETHEUS_SERIES = frozenset({"up"})
 

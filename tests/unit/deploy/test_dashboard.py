@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from tests.unit.deploy.contract import (
-    DASHBOARD_JSON, dashboard_src, exported_metric_names, metric_names_in,
-    recording_rule_names)
+    DASHBOARD_JSON, PROMETHEUS_SERIES, THRESHOLDS, dashboard_src, exported_metric_names,
+    metric_names_in, recording_rule_names)
 
 # The panels issue 8 asks for, by a word of their title.
 REQUIRED_PANELS = [
@@ -18,6 +19,9 @@ REQUIRED_PANELS = [
     "Pending settles", "Settle delay p50 / p99", "Settle delay distribution",
     "cache hit ratio", "NovaLink source up", "errors and reconnects",
     "NVRAM stores", "Resyncs",
+    # issue 17: every failure path and the target itself
+    "Scrape target up", "Retries by stage", "Sink retries", "Settle errors",
+    "Seconds since last feed read", "Versions running",
 ]
 
 
@@ -60,7 +64,7 @@ def test_every_issue_panel_is_there(panels: list[dict]):
 
 
 def test_queries_use_only_exported_metrics_or_our_recording_rules(panels: list[dict]):
-    allowed = exported_metric_names() | recording_rule_names()
+    allowed = exported_metric_names() | recording_rule_names() | PROMETHEUS_SERIES
     for panel in panels:
         assert panel["targets"], panel["title"]
         for target in panel["targets"]:
@@ -83,3 +87,7 @@ def test_variables_give_a_fleet_and_a_per_host_view(dashboard: dict):
     instance = variables["instance"]
     assert instance["includeAll"] and instance["multi"]
     assert "lpar_eventd_" in instance["query"]["query"]
+
+
+def test_the_dashboard_scrape_job_is_the_rules_job():
+    assert dashboard_src().JOB == yaml.safe_load(THRESHOLDS.read_text())["job"]

@@ -18,7 +18,8 @@ from tests.unit.deploy.contract import (
 ALERTS = ["LparEventdDown", "LparEventdFeedDown", "LparEventdEventStorm",
           "LparEventdEventsLost", "LparEventdSettleBacklog", "LparEventdStuckSettle",
           "LparEventdFlapping", "LparEventdNovaLookupErrors",
-          "LparEventdReductionRegressed"]
+          "LparEventdReductionRegressed", "LparEventdTargetMissing",
+          "LparEventdRetrying", "LparEventdSinkFailing", "LparEventdSettleErrors"]
 RULES = PROM_DIR / "rules"
 TESTS = sorted((PROM_DIR / "tests").glob("*.yaml"))
 

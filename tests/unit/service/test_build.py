@@ -28,9 +28,13 @@ protocol = http
 username = u
 password = sekret-pw
 [nova]
+lookup = database
 connection = sqlite:///{db}
 create_schema = false
+[sink]
+driver = log
 [metrics]
+bind_host = 127.0.0.1
 port = 0
 """
 
@@ -43,14 +47,17 @@ def test_a_good_config_builds_every_part(tmp_path):
 
 
 @pytest.mark.parametrize("change,message", [
-    (("host = 127.0.0.1", ""), "[novalink] host is required"),
+    (("\nhost = 127.0.0.1", "\n"), "[novalink] host is required"),
     (("password = sekret-pw", ""), "[novalink] username and password are required"),
     (("[nova]", "[events]\npolicy = fastest\n[nova]"), "unknown policy 'fastest'"),
     (("[metrics]", "[sink]\ndriver = carrier-pigeon\n[metrics]"),
-     "[sink] driver = carrier-pigeon: unknown sink 'carrier-pigeon' (choose from: "),
-    (("[nova]", "[nova]\nlookup = conductor"), "[nova] transport_url is required"),
+     "unknown sink 'carrier-pigeon'"),
+    (("lookup = database", "lookup = conductor"), "[nova] transport_url is required"),
+    (("connection = sqlite", "#"), "[nova] connection is required with lookup = database"),
     (("[metrics]", "[sink]\ndriver = notification\n[metrics]"),
      "[sink] transport_url is required"),
+    (("[metrics]", "[sink]\ndriver = nova-compute\n[metrics]"),
+     "[DEFAULT] transport_url is required for the nova-compute sink"),
 ])
 def test_bad_configuration_is_one_clear_error(tmp_path, change, message):
     text = GOOD.format(db=tmp_path / "nova.sqlite").replace(*change)

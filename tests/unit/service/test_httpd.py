@@ -11,6 +11,7 @@ import bcrypt
 import pytest
 from prometheus_client import CollectorRegistry
 
+import lpar_eventd
 from lpar_eventd.httpd import MetricsServer, load_basic_auth
 from lpar_eventd.metrics import Metrics
 from lpar_eventd.simulator.tls import make_test_pki
@@ -53,6 +54,27 @@ def test_metrics_and_health_on_loopback_by_default(health):
         assert get(server.url + "/healthz") == (503, "NovaLink feed not read for 130 s "
                                                      "(> 120 s)\n")
         assert get(server.url + "/nope")[0] == 404
+    finally:
+        server.stop()
+
+
+def test_the_root_page_links_metrics_and_healthz_and_names_the_version(health):
+    server = serve(health)
+    try:
+        status, body = get(server.url + "/")
+        assert status == 200
+        assert '<a href="metrics">' in body and '<a href="healthz">' in body
+        assert lpar_eventd.__version__ in body
+        assert "lpar_eventd_events_received_total" not in body
+    finally:
+        server.stop()
+
+
+def test_build_info_carries_the_version(health):
+    server = serve(health)
+    try:
+        body = get(server.url + "/metrics")[1]
+        assert f'lpar_eventd_build_info{{version="{lpar_eventd.__version__}"}} 1.0' in body
     finally:
         server.stop()
 
