@@ -94,7 +94,7 @@ def conf_file(tmp_path: Path):
     def write(extra: str = "", drop: str = "") -> Path:
         path = tmp_path / "bad.conf"
         write_engine_config(path, sim_port=1, nova_url=sqlite_url(tmp_path / "nova.sqlite"),
-                     metrics_port=free_port(), speed=1.0, extra=extra)
+                            metrics_port=free_port(), speed=1.0, extra=extra)
         if drop:
             path.write_text("\n".join(line for line in path.read_text().splitlines()
                                       if not line.startswith(drop)))
@@ -118,8 +118,11 @@ def conf_file(tmp_path: Path):
     ("[sink]\ndriver = nosuch\n", "", "nosuch"),
     ("[sink]\ndriver = log,nova-driver\n", "",
      "[sink] driver = nova-driver: sink 'nova-driver' runs only in nova-compute"),
-    ("[sink]\ndriver = nova-compute\n[oslo_messaging_rabbit]\nssl = true\n"
-     "ssl_ca_file = /nonexistent/ca.pem\n", "", "[oslo_messaging_rabbit] ssl_ca_file"),
+    ("[sink]\ndriver = nova-compute\n", "",
+     "[DEFAULT] transport_url is required for the nova-compute sink"),
+    ("[sink]\ndriver = nova-compute\n[DEFAULT]\ntransport_url = rabbit://nova:pw@127.0.0.1:9/\n"
+     "[oslo_messaging_rabbit]\nssl = true\nssl_ca_file = /nonexistent/ca.pem\n", "",
+     "[oslo_messaging_rabbit] ssl_ca_file"),
 ])
 def test_daemon_bad_configuration(extra, drop, words, conf_file, capsys, tmp_path) -> None:
     conf = conf_file(extra, drop)
@@ -190,7 +193,7 @@ def test_metrics_port_in_use_is_one_line_and_exit_1(conf_file, nova_db_path, tmp
     port = busy.getsockname()[1]
     conf = tmp_path / "busy.conf"
     write_engine_config(conf, sim_port=1, nova_url=sqlite_url(nova_db_path),
-                 metrics_port=port, speed=1.0)
+                        metrics_port=port, speed=1.0)
     try:
         proc = subprocess.run([sys.executable, "-m", "lpar_eventd.cmd.daemon",
                                "--config-file", str(conf)], capture_output=True,
