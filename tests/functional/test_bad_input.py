@@ -118,8 +118,11 @@ def conf_file(tmp_path: Path):
     ("[sink]\ndriver = nosuch\n", "", "nosuch"),
     ("[sink]\ndriver = log,nova-driver\n", "",
      "[sink] driver = nova-driver: sink 'nova-driver' runs only in nova-compute"),
-    ("[sink]\ndriver = nova-compute\n[oslo_messaging_rabbit]\nssl = true\n"
-     "ssl_ca_file = /nonexistent/ca.pem\n", "", "[oslo_messaging_rabbit] ssl_ca_file"),
+    ("[sink]\ndriver = nova-compute\n", "",
+     "[DEFAULT] transport_url is required for the nova-compute sink"),
+    ("[sink]\ndriver = nova-compute\n[DEFAULT]\ntransport_url = rabbit://nova:pw@127.0.0.1:9/\n"
+     "[oslo_messaging_rabbit]\nssl = true\nssl_ca_file = /nonexistent/ca.pem\n", "",
+     "[oslo_messaging_rabbit] ssl_ca_file"),
 ])
 def test_daemon_bad_configuration(extra, drop, words, conf_file, capsys, tmp_path) -> None:
     conf = conf_file(extra, drop)
