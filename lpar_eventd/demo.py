@@ -1,128 +1,35 @@
-"""``lpar-eventd demo``: the real daemon on the embedded default, end to end.
+"""``lpar-eventd demo``: lpar_eventd on one simulated PowerVM host, judged by nova.
 
-It starts the NovaLink simulator on a free loopback port, creates an sqlite
-nova database with nova's own schema code and seeds it, writes a config
-file and runs the real daemon (``lpar-eventd --config-file``, a separate
-process, real pypowervm, log sink plus the embedded nova-compute player),
-plays a deploy storm with reboots and flappers at accelerated time with a
-progress bar, then prints what the daemon counted (scraped from its
-/metrics) next to what each policy makes of the same stream on the
-engine's virtual clock, and whether nova ended in agreement with PowerVM.
+It builds one host stack (``testbed.hoststack``): the NovaLink simulator on a
+free loopback port, an sqlite nova database made by nova's own schema code
+and seeded, nova's own nova-compute for the host (its ComputeManager, a
+driver for the simulated host), and the ``lpar-eventd`` daemon delivering its
+decisions to that nova-compute the standalone way: its ``nova-compute`` sink,
+a private rabbitmq-server, the receiver the driver starts, nova's own
+lifecycle handling (``--embedded``: the engine inside nova-compute instead,
+as a PowerVM driver embeds it); it plays a deploy storm with reboots,
+guests shut down from inside, LPARs started outside nova and flappers at
+accelerated time with a progress bar, then prints what the engine counted
+(scraped from its /metrics) next to what each policy makes of the same
+stream on the engine's virtual clock, and what nova did: the stops and
+forced stops it made, the events it dropped as stale, any action the
+scenario's truth did not call for, and whether nova's (vm_state,
+power_state) ended as nova's own rules give when told the truth.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
-from pathlib import Path
 from collections.abc import Sequence
 
-from prometheus_client.parser import text_string_to_metric_families
+from lpar_eventd.scale import scenarios, virtual
+from lpar_eventd.scale.nova_judge import NOVA_VIEW_ROWS, NovaView
+from lpar_eventd.testbed.procs import total
 
-from lpar_eventd.scale import oracle, scenarios, virtual
-
-__all__ = ["main", "scrape", "free_port", "write_config", "wait_healthy", "wait_settled"]
-
-USER, PASSWORD = "hscroot", "abc123"
-WINDOWS = ("settle_seconds", 15.0), ("max_wait_seconds", 60.0), \
-    ("nvram_settle_seconds", 2.0), ("resync_min_interval_seconds", 10.0), \
-    ("resync_batch_interval_seconds", 0.5), ("retry_base_seconds", 1.0)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def write_config(path: Path, *, sim_port: int, nova_url: str, metrics_port: int,
-                 speed: float, policy_name: str = "default",
-                 sinks: str = "log,embedded-compute", extra: str = "",
-                 feed_stale: float = 30.0) -> None:
-    """A daemon config for the simulator and the embedded nova DB, windows compressed."""
-    windows = "\n".join(f"{name} = {value / speed:g}" for name, value in WINDOWS)
-    path.write_text(f"""[DEFAULT]
-debug = false
-
-[novalink]
-host = 127.0.0.1
-port = {sim_port}
-protocol = http
-username = {USER}
-password = {PASSWORD}
-timeout = 30
-feed_stale_seconds = {feed_stale:g}
-reconnect_backoff_max_seconds = {30.0 / speed:g}
-
-[events]
-policy = {policy_name}
-{windows}
-
-[nova]
-lookup = database
-connection = {nova_url}
-
-[sink]
-driver = {sinks}
-
-[metrics]
-bind_host = 127.0.0.1
-port = {metrics_port}
-{extra}""", encoding="utf-8")
-
-
-def scrape(url: str, timeout: float = 5.0) -> dict[str, float]:
-    """Prometheus text exposition -> {'name{label="v"}': value}, as a scraper sees it."""
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - our own http URL  # nosec B310
-        text = resp.read().decode("utf-8")
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-            out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return out
-
-
-def total(samples: dict[str, float], name: str) -> float:
-    return sum(v for k, v in samples.items() if k == name or k.startswith(name + "{"))
-
-
-def wait_healthy(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the daemon exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:  # noqa: S310  # nosec B310
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url}/healthz not healthy within {timeout:g} s")
-
-
-def wait_settled(url: str, timeout: float, quiet: float = 1.5) -> bool:
-    """Wait until the daemon at ``url`` has had nothing pending for ``quiet``
-    seconds (a settle can re-arm another, so one zero is not enough);
-    False when ``timeout`` passed first."""
-    deadline = time.monotonic() + timeout
-    quiet_since = None
-    while time.monotonic() < deadline:
-        if scrape(url + "/metrics").get("lpar_eventd_pending_settles", 0.0):
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > quiet:
-            return True
-        time.sleep(0.2)
-    return False
+__all__ = ["main"]
 
 
 class _Progress:
@@ -157,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true",
                    help="keep the daemon and simulator running until Ctrl-C")
+    p.add_argument("--embedded", action="store_true",
+                   help="run the engine inside nova-compute (lpar_eventd.embed) instead "
+                        "of the daemon delivering over RabbitMQ")
     return p
 
 
@@ -165,59 +75,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.lpars <= 0 or args.speed <= 0:
         print("lpar-eventd demo: --lpars and --speed must be positive", file=sys.stderr)
         return 2
-    from lpar_eventd.nova.compute_player import ComputePlayer
-    from lpar_eventd.nova.database import build_sqlite, sqlite_url
-    from lpar_eventd.nova.seed import seed_instances, specs_from_scenario
-    from lpar_eventd.simulator.config import SimConfig
-    from lpar_eventd.simulator.server import Simulator
+    from lpar_eventd.testbed.hoststack import (
+        HostOptions, HostStack, build_template, scratch_dir)
 
-    work = Path(tempfile.mkdtemp(prefix="lpar-eventd-demo-"))
+    work = scratch_dir("lpar-eventd-demo-")
     scenario = scenarios.build("demo", args.lpars, args.seed)
     print(f"lpar_eventd demo: {args.lpars} instances deployed, "
           f"{len(scenario.host_events())} NovaLink events, x{args.speed:g} speed")
     print(f"  working directory {work}")
-    db = build_sqlite(work / "nova.sqlite")
-    seed_instances(db, specs_from_scenario(scenario))
-    print("  nova database created with nova's own schema code and seeded")
-    player = ComputePlayer(db)
-    sim = Simulator(SimConfig(port=0, long_poll=1.0)).start()
-    proc = None
+    build_template(work / "nova-template.sqlite")
+    broker = stack = None
     try:
-        sim.load(scenario)
-        metrics_port = free_port()
-        conf = work / "lpar-eventd.conf"
-        write_config(conf, sim_port=sim.http_port, nova_url=sqlite_url(work / "nova.sqlite"),
-                     metrics_port=metrics_port, speed=args.speed)
-        log = work / "lpar-eventd.log"
-        proc = subprocess.Popen(  # noqa: S603 - our own console script
-            [sys.executable, "-m", "lpar_eventd.cmd.daemon", "--config-file", str(conf),
-             "--log-file", str(log)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        url = f"http://127.0.0.1:{metrics_port}"
-        wait_healthy(url, 60, proc)
-        print(f"  simulator on {sim.http_url}, daemon pid {proc.pid}, log {log}")
-        _play(sim, scenario, args.speed, player, url)
-        samples = scrape(url + "/metrics")
-        _report(scenario, samples, sim.lpars(), player)
+        options = HostOptions(speed=args.speed, host="demo-host")
+        if not args.embedded:
+            from lpar_eventd.scale.broker import BrokerUnavailable, RabbitServer
+            try:
+                broker = RabbitServer(work / "rabbitmq").start()
+            except BrokerUnavailable as exc:
+                print(f"lpar-eventd demo: {exc} (bash tools/bootstrap installs it; "
+                      "--embedded needs no broker)", file=sys.stderr)
+                return 1
+            options.mode, options.transport_url = "standalone", broker.url
+            print(f"  rabbitmq-server on {broker.url.split('@')[-1]}")
+        stack = HostStack(scenario, work / "host", work / "nova-template.sqlite", options)
+        stack.start()
+        print("  nova database created with nova's own schema code and seeded")
+        stack.healthy(90)
+        where = ("lpar_eventd embedded" if args.embedded else
+                 f"receiving from the lpar-eventd daemon, pid {stack.engine.pid}")
+        print(f"  simulator on {stack.sim.http_url}; nova-compute pid {stack.compute.pid} "
+              f"(nova's ComputeManager, {where}); engine log {stack.engine_log}")
+        stack.wait_quiet(timeout=30)
+        _play(stack, args.speed)
+        samples = stack.scrape()
+        print("  judging nova's view (one periodic power-state sync at the end)")
+        view = stack.nova_view()
+        _report(scenario, samples, view)
+        url = stack.engine.url
         print(f"\nmetrics: {url}/metrics   health: {url}/healthz")
         if args.keep:
             print("running until Ctrl-C (--keep)")
             try:
-                while proc.poll() is None:
+                while stack.engine.alive():
                     time.sleep(1)
             except KeyboardInterrupt:
                 pass
         return 0
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            proc.wait(30)
-        sim.stop()
+        if stack is not None:
+            stack.stop()
+        if broker is not None:
+            broker.close()
 
 
-def _play(sim, scenario: scenarios.Scenario, speed: float, player, url: str) -> None:
-    future = sim.play(scenario, speed=speed, on_nova_change=player.apply_change_retried,
-                      load=False)
-    duration = scenario.duration / speed
+def _play(stack, speed: float) -> None:
+    future = stack.play()
+    duration = stack.scenario.duration / speed
     started = time.monotonic()
     bar = _Progress()
     while not future.done():
@@ -225,14 +138,16 @@ def _play(sim, scenario: scenarios.Scenario, speed: float, player, url: str) -> 
         time.sleep(0.2)
     future.result()
     bar.show(1.0, "storm played")
+    stack.finish_changes()
+    stack.wait_delivered()
     # let the last bursts settle (max-wait is the longest a settle waits)
-    wait_settled(url, (60.0 + 30.0) / speed + 10.0)
+    stack.wait_quiet(timeout=(60.0 + 30.0) / speed + 10.0)
     bar.end()
     print("  settled")
 
 
 def _report(scenario: scenarios.Scenario, samples: dict[str, float],
-            final_states: dict[str, str], player) -> None:
+            view: NovaView) -> None:
     bound = virtual.lower_bound(scenario)
     results = [virtual.play(scenario, name) for name in ("default", "reference", "legacy")]
     live = {
@@ -249,26 +164,32 @@ def _report(scenario: scenarios.Scenario, samples: dict[str, float],
     keys = {"events received": "events_received", "coalesced": "coalesced",
             "get_instance calls": "get_instance_calls",
             "NovaLink state reads": "state_reads", "lifecycle events": "lifecycle_events"}
-    header = f"\n{'':26}{'daemon (live)':>15}" + "".join(
+    live.update({label: float(getattr(view, key)) for label, key in NOVA_VIEW_ROWS})
+    keys.update({label: key for label, key in NOVA_VIEW_ROWS})
+    header = f"\n{'':32}{'live (nova)':>13}" + "".join(
         f"{r.policy + ' (sim.)':>17}" for r in results)
     print(header)
     for label, value in live.items():
         key = keys.get(label, "skipped_" + label.removeprefix("skipped: "))
-        print(f"{label:26}{value:>15.0f}" + "".join(
-            f"{r.figures.get(key, 0):>17.0f}" for r in results))
-    print(f"{'final-state mismatches':26}{_mismatches(scenario, final_states, player):>15}"
-          + "".join(f"{len(r.mismatches):>17}" for r in results))
+        print(f"{label:32}{value:>13.0f}" + "".join(
+            _cell(r.figures.get(key)) for r in results))
     print(f"lower bound of nova calls (bursts in which a managed LPAR's state changed): "
           f"{bound}")
     calls = live["get_instance calls"] or 1
     for r in results[1:]:
-        print(f"{r.policy}: {r.figures['get_instance_calls'] / calls:.1f}x the daemon's "
+        print(f"{r.policy}: {r.figures['get_instance_calls'] / calls:.1f}x the engine's "
               "get_instance calls")
-    print("(sim.) = the same stream through each policy on the engine's virtual clock")
+    print("live (nova) = the engine's own figures, and what nova's own compute manager "
+          "did; (sim.) = the same stream through each policy on the engine's virtual "
+          "clock" + (", nova by its rules" if NOVA_VIEW_ROWS[0][1] in results[0].figures
+                     else ""))
+    for kind in ("wrong", "missed", "mismatch"):
+        for line in view.examples.get(kind, [])[:5]:
+            print(f"  nova {kind}: {line}")
 
 
-def _mismatches(scenario: scenarios.Scenario, final_states: dict[str, str], player) -> int:
-    return len(oracle.nova_mismatches(scenario.managed(), final_states, player))
+def _cell(value: float | None) -> str:
+    return f"{value:>17.0f}" if value is not None else f"{'-':>17}"
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import time
 from importlib import metadata
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from oslo_config import cfg
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -42,7 +42,8 @@ from lpar_eventd.runtime import Runtime, make_pool
 from lpar_eventd.sources.novalink import (
     NovaLinkSettings, NovaLinkSource, NovaLinkStateReader)
 
-__all__ = ["ConfigError", "Daemon", "build", "make_service"]
+__all__ = ["ConfigError", "Daemon", "DryRunSink", "Health", "build", "make_engine",
+           "run_engine", "make_service", "make_sinks", "nvram_store", "one_line"]
 
 LOG = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Daemon:
     runtime: Runtime
     server: MetricsServer
     sink: Any
-    health: "_Health | None" = None
+    health: "Health | None" = None
 
 
 class DryRunSink:
@@ -142,15 +143,24 @@ def _lookup(conf: cfg.ConfigOpts) -> Any:
 
 def _sink(conf: cfg.ConfigOpts, lookup: Any) -> Any:
     from lpar_eventd.sinks.base import DAEMON
+    return make_sinks(conf, conf.sink.driver, process=DAEMON)
+
+
+def make_sinks(conf: cfg.ConfigOpts, names: Sequence[str], leading: Sequence[Any] = (),
+               process: str | None = None) -> Any:
+    """``leading`` sinks, then the sinks ``names`` (stevedore), as one sink
+    behind the ``[sink] dry_run`` switch. Every name is checked before any
+    sink is built: an unknown one, or (``process``) one that cannot work in
+    this process, is a ConfigError naming the option and the choices."""
     from lpar_eventd.sinks.registry import SinkNotFound, sink_plugin
     from lpar_eventd.sinks.tee import TeeSink
     plugins = []
-    for name in conf.sink.driver:  # every name checked before any sink is built
+    for name in names:
         try:
-            plugins.append((name, sink_plugin(name, process=DAEMON)))
+            plugins.append((name, sink_plugin(name, process=process)))
         except SinkNotFound as exc:
             raise ConfigError(f"[sink] driver = {name}: {exc}") from None
-    sinks = []
+    sinks = list(leading)
     for name, plugin in plugins:
         kwargs: dict[str, Any] = {}
         if name == "notification":
@@ -165,15 +175,13 @@ def _sink(conf: cfg.ConfigOpts, lookup: Any) -> Any:
                 raise ConfigError("[DEFAULT] transport_url is required for the "
                                   "nova-compute sink (nova's message bus, as in nova.conf)")
             kwargs.update(host=conf.nova.compute_host, conf=conf)
-        elif name == "embedded-compute":
-            kwargs["database"] = getattr(lookup, "database", None)
-            kwargs["compute_host"] = conf.nova.compute_host
         sinks.append(plugin(**kwargs))
     inner = sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
     return DryRunSink(inner, conf)
 
 
-def _nvram(conf: cfg.ConfigOpts, source: NovaLinkSource) -> Any:
+def nvram_store(conf: cfg.ConfigOpts, source: NovaLinkSource) -> Any:
+    """The ``[nvram] store`` (None for none), fetching through the source's session."""
     if conf.nvram.store == "none":
         return None
     from lpar_eventd.nvram.factory import make_store
@@ -195,7 +203,25 @@ def build(conf: cfg.ConfigOpts, registry: CollectorRegistry | None = None,
     try:
         lookup = _lookup(conf)
         sink = _sink(conf, lookup)
-        nvram = _nvram(conf, source)
+        nvram = nvram_store(conf, source)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a plugin or adapter refused its settings
+        raise ConfigError(one_line(exc)) from None
+    handler, pool, users = make_engine(conf, metrics, source, lookup, sink, nvram)
+    recorder = Recorder(record) if record else None
+    runtime, server, health = run_engine(conf, metrics, source, handler, pool, users,
+                                 tap=recorder.record if recorder is not None else None)
+    return Daemon(conf, metrics, source, handler, runtime, server, sink, health)
+
+
+def make_engine(conf: cfg.ConfigOpts, metrics: Metrics, source: NovaLinkSource,
+                lookup: Any, sink: Any, nvram: Any
+                ) -> tuple[BaseHandler, Any, dict[str, bytes] | None]:
+    """The policy's handler around its ports, on a settle pool of ``[nova]
+    max_concurrent_lookups``, and the /metrics users, as the daemon and the
+    embedded mode build them. Raises ConfigError on a bad option or plugin."""
+    try:
         pool = make_pool(conf.nova.max_concurrent_lookups)
         handler = make_handler(conf.events.policy,
                                Ports(NovaLinkStateReader(source.adapter), lookup, sink,
@@ -207,19 +233,28 @@ def build(conf: cfg.ConfigOpts, registry: CollectorRegistry | None = None,
     except ConfigError:
         raise
     except Exception as exc:  # a plugin or adapter refused its settings
-        raise ConfigError(_one_line(exc)) from None
-    recorder = Recorder(record) if record else None
+        raise ConfigError(one_line(exc)) from None
+    return handler, pool, users
+
+
+def run_engine(conf: cfg.ConfigOpts, metrics: Metrics, source: NovaLinkSource,
+               handler: BaseHandler, pool: Any, users: dict[str, bytes] | None,
+               tap: Callable[[Sequence[Event]], None] | None = None
+               ) -> tuple[Runtime, MetricsServer, "Health"]:
+    """The runtime (feed thread, scheduler), the (not yet started) /metrics
+    and /healthz endpoint around a built handler, and the health rule it
+    serves. ``tap`` sees every feed batch first (--record)."""
     on_batch = handler.accept_batch
-    if recorder is not None:
+    if tap is not None:
         def on_batch(batch: Sequence[Event], _accept: Any = handler.accept_batch) -> None:
-            recorder.record(batch)
+            tap(batch)
             _accept(batch)
     runtime = Runtime(handler, source, pool, on_batch=on_batch)
-    health = _Health(conf, source, runtime)
+    health = Health(conf, source, runtime)
     server = MetricsServer(metrics.registry, health, conf.metrics.bind_host,
                            conf.metrics.port, conf.metrics.cert_file,
                            conf.metrics.key_file, users)
-    return Daemon(conf, metrics, source, handler, runtime, server, sink, health)
+    return runtime, server, health
 
 
 def _nova_version() -> str:
@@ -231,12 +266,12 @@ def _nova_version() -> str:
         return "not installed"
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
-class _Health:
+class Health:
     """200 while the feed was read recently and the scheduler ticks; else 503."""
 
     def __init__(self, conf: cfg.ConfigOpts, source: NovaLinkSource, runtime: Runtime):

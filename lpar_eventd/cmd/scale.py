@@ -1,7 +1,7 @@
 """lpar-eventd-scale: compare policies on the same stream, and benchmarks.
 
     lpar-eventd-scale compare --scenario mixed --lpars 500            # virtual clock
-    lpar-eventd-scale compare --mode e2e --lpars 500 --plot e2e.png   # real daemons
+    lpar-eventd-scale compare --mode e2e --lpars 500 --plot e2e.png   # nova's nova-compute
     lpar-eventd-scale analyze feed.jsonl      # what would each policy cost on my host?
 """
 
@@ -24,15 +24,20 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compare", help="the same scenario through every policy")
     c.add_argument("--mode", choices=("engine", "e2e"), default="engine",
-                   help="engine: in-memory host and nova on a virtual clock; e2e: "
-                        "simulator(s), real daemon processes, sqlite nova DB(s)")
+                   help="engine: in-memory host and nova (by nova's rules) on a virtual "
+                        "clock; e2e: simulator(s), nova's own nova-compute per host, "
+                        "sqlite nova DB(s)")
+    c.add_argument("--engine", choices=("embedded", "standalone"), default="embedded",
+                   help="e2e: the engine inside nova-compute (embedded), or the "
+                        "lpar-eventd daemon delivering to it over a private "
+                        "rabbitmq-server (standalone)")
     c.add_argument("--scenario", default="mixed")
     c.add_argument("--lpars", type=positive_int, default=500, help="LPARs per host")
     c.add_argument("--seed", type=int, default=1)
     c.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     c.add_argument("--hosts", type=positive_int, default=1,
-                   help="e2e: NovaLink hosts (one simulator + one daemon each, run "
-                        "together; host k plays the scenario seeded seed + k)")
+                   help="e2e: NovaLink hosts (one simulator + one nova-compute each, "
+                        "run together; host k plays the scenario seeded seed + k)")
     c.add_argument("--speed", type=positive_float, default=10.0,
                    help="e2e: time compression (windows are divided by it too)")
     c.add_argument("--plot", metavar="PNG", help="e2e: write the comparison as a PNG")
@@ -130,6 +135,7 @@ def compare_e2e(args: argparse.Namespace) -> int:
         scenario=args.scenario, lpars=args.lpars, hosts=args.hosts, speed=args.speed,
         seed=args.seed, policies=policies, burst=max(0, args.burst),
         workdir=Path(args.workdir) if args.workdir else None, daemon_options=options,
+        mode=args.engine,
         progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     result = e2e.run(opts)
     print(e2e.format_table(result))

@@ -18,7 +18,8 @@ SINK_OPTS = [
                      "handling; notification: an oslo.messaging notification "
                      "(needs [sink] transport_url); log: a log line per event; "
                      "nova-driver: nova's virt driver, in library mode inside "
-                     "nova-compute only. An unknown name stops start-up with the "
+                     "nova-compute only (lpar_eventd.embed puts it first by "
+                     "itself). An unknown name stops start-up with the "
                      "installed ones."),
     cfg.BoolOpt("dry_run", default=False, mutable=True,
                 help="Decide and count everything but emit nothing except a "

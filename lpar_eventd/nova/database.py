@@ -27,7 +27,8 @@ from typing import Any
 from lpar_eventd.nova.config import configure_nova
 from lpar_eventd.nova.errors import unavailable
 
-__all__ = ["NovaDatabase", "sqlite_url", "build_sqlite", "DB_ERRORS"]
+__all__ = ["NovaDatabase", "sqlite_url", "build_sqlite", "begin_immediate_on_sqlite",
+           "DB_ERRORS"]
 
 LOG = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def sqlite_url(path: str | os.PathLike[str],
 _IMMEDIATE_INSTALLED = False
 
 
-def _begin_immediate_on_sqlite() -> None:
+def begin_immediate_on_sqlite() -> None:
     """Make every sqlite transaction take the write lock when it begins.
 
     Why: oslo.db emits a plain (deferred) ``BEGIN`` for sqlite, and nova's
@@ -90,7 +91,7 @@ class NovaDatabase:
     def __init__(self, connection: str):
         configure_nova(connection=connection)
         if connection.startswith("sqlite"):
-            _begin_immediate_on_sqlite()
+            begin_immediate_on_sqlite()
         from nova.db.main import api as main_db_api
         self.connection = connection
         self._manager = main_db_api.create_context_manager(connection)

@@ -72,7 +72,7 @@ def specs_from_scenario(scenario: Any) -> list[InstanceSpec]:
     """Instances for the LPARs nova knows when ``scenario`` starts.
 
     Instances the scenario spawns later are created by its NovaChange steps
-    (see ``compute_player.ComputePlayer.apply_change``).
+    (the test bed's nova-api writer, ``testbed.novaapi``).
     """
     return [InstanceSpec(spec.instance, spec.power_state, None, spec.name, spec.uuid,
                          spec.vm_state, spec.host)

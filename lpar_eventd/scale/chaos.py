@@ -1,26 +1,28 @@
 """``lpar-eventd-scale chaos``: randomized storms with faults, end to end; does nova converge?
 
 Why: the promise to operators is that under storms and faults every LPAR's
-state still reaches nova. A unit test proves one fault at a time on a fake
-clock; this proves it on the stack that runs on a host -- the NovaLink
-simulator on loopback, the real ``lpar-eventd`` process (real pypowervm,
-compressed windows), and nova's own sqlite schema, written by the daemon's
-``embedded-compute`` sink as nova-compute would -- with several faults of
-every kind (``faults.KINDS``) at random times of each storm.
+state still reaches nova, and nova never acts wrongly on what it hears. A
+unit test proves one fault at a time on a fake clock; this proves it on the
+stack that runs on a host -- the NovaLink simulator on loopback, nova's own
+nova-compute with the engine embedded (real pypowervm, compressed windows)
+and nova's own sqlite schema (one ``testbed.hoststack.HostStack`` per run)
+-- with several faults of every kind (``faults.KINDS``) at random times of
+each storm.
 
 Per run (seed ``S + i``): a fresh copy of one nova schema (``db_sync`` is
 done once per campaign) seeded with the instances of a ``--scenario`` storm
 (``mixed`` by default; ``field`` plays the field cases' patterns); a
-simulator holding its LPARs; a daemon reading nova through a symlink (so the
-database can "disappear" for it alone); the storm played at ``--speed`` with
-its nova-api changes written by the harness; 2-6 faults from a seeded plan.
-After the storm: converged when, within ``--converge-timeout`` wall seconds,
-every managed LPAR's nova power_state equals
-``policy.expected_power_state(simulator state)`` AND the daemon has nothing
-pending and nothing in flight (``pending_settles`` and
-``longest_running_settle_seconds`` both 0: no leaks). A diverged run keeps
-its directory (config, daemon log, nova DB) and the fault plan is printed,
-so ``--runs 1 --seed S+i`` replays it.
+simulator holding its LPARs; nova-compute reading its database through a
+symlink (so the database can "disappear" for it alone, the harness's
+nova-api writes keep working); the storm played at ``--speed``; 2-6 faults
+from a seeded plan (a restart kind restarts nova-compute, and the engine in
+it). After the storm: converged when, within ``--converge-timeout`` wall
+seconds, the engine has nothing pending and nothing in flight
+(``pending_settles`` and ``longest_running_settle_seconds`` both 0: no
+leaks) AND nova's whole view is right (``nova_judge``: no wrong nova action,
+no (vm_state, power_state) mismatch against the scenario's truth). A
+diverged run keeps its directory (configs, nova-compute's log, nova DB) and
+the fault plan is printed, so ``--runs 1 --seed S+i`` replays it.
 
     python -m lpar_eventd.scale.chaos --runs 200 --seed 1 --jobs 2 --json chaos.json
 """
@@ -33,8 +35,6 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
-import threading
 import time
 import traceback
 from collections import Counter
@@ -44,17 +44,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lpar_eventd.demo import free_port, write_config
-from lpar_eventd.scale import oracle, scenarios
-from lpar_eventd.scale.e2e import override_options
-from lpar_eventd.scale.faults import KINDS, DaemonProcess, NovaDbFaults, inject, plan_faults
+from lpar_eventd.scale import scenarios
 from lpar_eventd.scale.cli import positive_float, positive_int, register, say, standalone
+from lpar_eventd.scale.faults import KINDS, NovaDbFaults, inject, plan_faults
+from lpar_eventd.scale.nova_judge import NOVA_VIEW_ROWS, NovaView, as_json
+from lpar_eventd.testbed.hoststack import (
+    HostOptions, HostStack, build_template, scratch_dir)
+from lpar_eventd.testbed.procs import wait_quiet
 
 __all__ = ["ChaosOptions", "RunOutcome", "Campaign", "run_campaign", "run_one",
            "add_parser", "run", "main"]
 
 PREFIX = "lpar_eventd_"
-NOVA_WRITE_ATTEMPTS = 30
 
 
 @dataclass
@@ -91,6 +92,7 @@ class RunOutcome:
     nova_writes_lost: int = 0
     wall_seconds: float = 0.0
     effects: dict[str, int] = field(default_factory=dict)
+    nova: dict[str, Any] = field(default_factory=dict)    # nova_judge.as_json
     error: str | None = None
     workdir: str | None = None
 
@@ -125,6 +127,8 @@ class Campaign:
             "nova_writes_lost": sum(o.nova_writes_lost for o in done),
             "errors": sum(1 for o in done if o.error),
             "effects": {k: sum(o.effects.get(k, 0) for o in done) for k in EFFECTS},
+            "nova": {key: sum(o.nova.get(key, 0) for o in done)
+                     for _, key in NOVA_VIEW_ROWS},
             "wall_seconds": round(self.wall_seconds, 1),
             "diverged": [{"index": o.index, "seed": o.seed, "error": o.error,
                           "mismatches": o.mismatches[:10], "pending": o.pending,
@@ -139,22 +143,6 @@ def _quantile(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-class _NovaApi:
-    """The scenario's nova-side changes, written by the harness (retried on locks)."""
-
-    def __init__(self, player: Any):
-        self.player = player
-        self.retries = 0
-        self.lost = 0
-        self._lock = threading.Lock()
-
-    def apply(self, step: Any) -> None:
-        with self._lock:
-            if not self.player.apply_change_retried(step, NOVA_WRITE_ATTEMPTS):
-                self.lost += 1
-            self.retries = self.player.change_retries
 
 
 #: What the daemon's log shows of the faults (summed over its restarts):
@@ -183,53 +171,28 @@ def effects(log: Path) -> dict[str, int]:
 
 
 def _build_template(work: Path) -> tuple[Path, float]:
-    from lpar_eventd.nova.database import build_sqlite
     template = work / "nova-template.sqlite"
-    started = time.perf_counter()
-    build_sqlite(template).dispose()
-    return template, time.perf_counter() - started
+    return template, build_template(template)
 
 
 def run_one(index: int, seed: int, template: Path, opts: ChaosOptions,
             work: Path) -> RunOutcome:
     """One randomized storm with faults; every process stopped on the way out."""
-    from lpar_eventd.nova.compute_player import ComputePlayer
-    from lpar_eventd.nova.database import NovaDatabase, sqlite_url
-    from lpar_eventd.nova.seed import seed_instances, specs_from_scenario
-    from lpar_eventd.simulator.config import SimConfig
-    from lpar_eventd.simulator.server import Simulator
-
     outcome = RunOutcome(index, seed)
     rundir = work / f"run-{index:04d}-seed-{seed}"
-    rundir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)   # noqa: S311 - a reproducible plan, not secrets
     started = time.monotonic()
     scenario = scenarios.build(opts.scenario, opts.lpars, seed)
-    real = rundir / "nova.sqlite"
-    shutil.copyfile(template, real)
-    db = NovaDatabase(sqlite_url(real, busy_timeout=15.0))
-    sim = daemon = None
+    stack = HostStack(scenario, rundir, template,
+                      HostOptions(speed=opts.speed, long_poll=0.5, nova_link=True,
+                                  max_queue=10_000))
     try:
-        seed_instances(db, specs_from_scenario(scenario))
-        player = ComputePlayer(db)
-        nova_api = _NovaApi(player)
-        db_faults = NovaDbFaults(real, rundir / "nova-link.sqlite")
-        sim = Simulator(SimConfig(port=0, long_poll=0.5)).start()
-        sim.load(scenario)
-        port = free_port()
-        conf = rundir / "lpar-eventd.conf"
-        write_config(conf, sim_port=sim.http_port, nova_url=sqlite_url(db_faults.link),
-                     metrics_port=port, speed=opts.speed, feed_stale=30.0)
-        # the retry cap is not one of demo.WINDOWS: compress it too, or one
-        # unlucky LPAR could wait a full real minute between retries
-        override_options(conf, {"events.retry_max_seconds": f"{60.0 / opts.speed:g}"})
-        daemon = DaemonProcess(conf, rundir / "lpar-eventd.log", port).start()
-        daemon.healthy(60.0)
+        stack.start().healthy(60.0)
+        db_faults = NovaDbFaults(stack.db_path, stack.nova_path)
         storm = scenario.duration / opts.speed
         plan = plan_faults(rng, storm, rng.randint(opts.min_faults, opts.max_faults),
                            opts.max_restarts, opts.kinds)
-        play = sim.play(scenario, speed=opts.speed, on_nova_change=nova_api.apply,
-                        load=False)
+        play = stack.play()
         t0 = time.monotonic()
         for fault in plan:
             delay = t0 + fault.at - time.monotonic()
@@ -237,25 +200,22 @@ def run_one(index: int, seed: int, template: Path, opts: ChaosOptions,
                 time.sleep(delay)
             record = {"kind": fault.kind, "at": fault.at, "params": fault.params,
                       "fired_at": round(time.monotonic() - t0, 3)}
-            record.update(inject(fault, sim, db_faults, daemon))
+            record.update(inject(fault, stack.sim, db_faults, stack.engine))
             outcome.faults.append(record)
             if fault.kind == "sigterm":
                 outcome.sigterm_exit.append(record.get("exit_status"))
         play.result(timeout=storm + 120.0)
-        outcome.nova_write_retries, outcome.nova_writes_lost = (nova_api.retries,
-                                                                nova_api.lost)
-        _converge(outcome, scenario, sim, daemon, player, opts)
-    except Exception as exc:  # a harness or daemon failure is a failed run, with why
+        stack.finish_changes()
+        outcome.nova_write_retries = stack.nova_api.retries
+        outcome.nova_writes_lost = stack.nova_api.lost
+        _converge(outcome, stack, opts)
+    except Exception as exc:  # a harness or engine failure is a failed run, with why
         outcome.error = f"{type(exc).__name__}: {exc}"
         outcome.mismatches.append(traceback.format_exc(limit=3))
     finally:
-        if daemon is not None:
-            outcome.daemon_starts = daemon.starts
-            daemon.stop()
-            outcome.effects = effects(daemon.log)
-        if sim is not None:
-            sim.stop()
-        db.dispose()
+        outcome.daemon_starts = stack.engine.starts if stack.compute else 0
+        stack.stop()
+        outcome.effects = effects(stack.engine_log) if stack.compute else {}
         outcome.wall_seconds = round(time.monotonic() - started, 2)
         if outcome.converged and not opts.keep:
             shutil.rmtree(rundir, ignore_errors=True)
@@ -264,32 +224,31 @@ def run_one(index: int, seed: int, template: Path, opts: ChaosOptions,
     return outcome
 
 
-def _converge(outcome: RunOutcome, scenario: scenarios.Scenario, sim: Any,
-              daemon: DaemonProcess, player: Any, opts: ChaosOptions) -> None:
-    """Poll until nova agrees with PowerVM and nothing is pending or running."""
-    managed = scenario.managed()
+def _converge(outcome: RunOutcome, stack: HostStack, opts: ChaosOptions) -> None:
+    """Until the engine is quiet (nothing pending, nothing running); then judge
+    nova's whole view once."""
     storm_end = time.monotonic()
-    deadline = storm_end + opts.converge_timeout
-    while True:
-        if daemon.proc is not None and daemon.proc.poll() is not None:
-            raise RuntimeError(f"the daemon exited with status {daemon.proc.returncode}")
-        samples = daemon.scrape()
-        outcome.pending = samples.get(PREFIX + "pending_settles")
-        outcome.longest_running = samples.get(PREFIX + "longest_running_settle_seconds")
-        outcome.mismatches = oracle.nova_mismatches(managed, sim.lpars(), player)
-        if not outcome.mismatches and not outcome.pending and not outcome.longest_running:
-            outcome.converged = True
-            outcome.converge_seconds = round(time.monotonic() - storm_end, 3)
-            return
-        if time.monotonic() > deadline:
-            return
-        time.sleep(0.2)
+    engine = stack.engine
+    if not engine.alive():
+        raise RuntimeError(f"{engine.what} exited with status {engine.proc.returncode}")
+    quiet = wait_quiet([stack.scrape], opts.converge_timeout)
+    samples = stack.scrape()
+    outcome.pending = samples.get(PREFIX + "pending_settles")
+    outcome.longest_running = samples.get(PREFIX + "longest_running_settle_seconds")
+    settle_seconds = round(time.monotonic() - storm_end, 3)
+    view: NovaView = stack.nova_view()
+    outcome.nova = as_json(view)
+    outcome.mismatches = view.examples["mismatch"] + view.examples["wrong"]
+    if quiet and not outcome.pending and not outcome.longest_running and \
+            not view.mismatch and not view.wrong_nova_actions:
+        outcome.converged = True
+        outcome.converge_seconds = settle_seconds
 
 
 def run_campaign(opts: ChaosOptions) -> Campaign:
     """``opts.runs`` runs, ``opts.jobs`` at a time; returns every outcome."""
     say = opts.progress or (lambda _msg: None)
-    work = opts.workdir or Path(tempfile.mkdtemp(prefix="lpar-eventd-chaos-"))
+    work = opts.workdir or scratch_dir("lpar-eventd-chaos-")
     work.mkdir(parents=True, exist_ok=True)
     campaign = Campaign(opts)
     started = time.monotonic()
@@ -339,11 +298,14 @@ def report(campaign: Campaign) -> str:
         f"time to converge after the storm (wall s): p50 {_fmt(s['converge_seconds_p50'])}, "
         f"p95 {_fmt(s['converge_seconds_p95'])}, max {_fmt(s['converge_seconds_max'])} "
         f"(max {_fmt(s['converge_scenario_seconds_max'])} s of scenario time)",
-        f"pending leaks: {s['pending_leaks']}; daemon starts {s['daemon_starts']}; "
-        f"SIGTERM exits != 0: {s['sigterm_nonzero_exits']}; "
+        f"pending leaks: {s['pending_leaks']}; nova-compute (+engine) starts "
+        f"{s['daemon_starts']}; SIGTERM exits != 0: {s['sigterm_nonzero_exits']}; "
         f"harness nova writes lost: {s['nova_writes_lost']}; run errors: {s['errors']}",
-        "seen in the daemons' logs: " + ", ".join(f"{k} {v}"
-                                                  for k, v in s["effects"].items())]
+        "what nova did (summed over runs): " + ", ".join(
+            f"{label.removeprefix('nova: ')} {s['nova'][key]}"
+            for label, key in NOVA_VIEW_ROWS),
+        "seen in nova-compute's logs: " + ", ".join(f"{k} {v}"
+                                                    for k, v in s["effects"].items())]
     for d in s["diverged"]:
         lines.append(f"DIVERGED run {d['index']} (seed {d['seed']}): {d['error'] or ''} "
                      f"pending {d['pending']} longest {d['longest_running']} "

@@ -1,38 +1,41 @@
-"""End to end: the same seeded storm through each policy's real daemon.
+"""End to end: the same seeded storm through each policy, judged by nova itself.
 
 Why: the virtual clock (``virtual.play``) proves the engine's logic, but an
 operator believes numbers from the stack that will run on the host: the
-NovaLink simulator on loopback, real pypowervm reading its feed, the real
-``lpar-eventd`` process with ``[events] policy = ...``, nova's own sqlite
-schema, and what Prometheus would scrape from ``/metrics``.
+NovaLink simulator on loopback, real pypowervm reading its feed, the engine
+with ``[events] policy = ...`` inside nova's own nova-compute (embedded, as a
+PowerVM driver runs it), nova's own sqlite schema, and what Prometheus would
+scrape from ``/metrics``.
 
-Per policy, per host (one NovaLink host = one simulator + one daemon + one
-nova database, as deployed; the K daemons of a policy run at the same time):
+Per policy, per host (one NovaLink host = one ``testbed.hoststack.HostStack``:
+a simulator, a nova database, nova-compute with the engine; the K hosts of a
+policy run at the same time):
 
 * a copy of one nova schema (built once: ``db_sync`` is the slow part),
   seeded with the scenario's instances; the scenario's ``NovaChange`` steps
-  are applied to it at their time from the simulator's ``on_nova_change``
-  (nova-api and operations), and the daemon's ``embedded-compute`` sink
-  applies lifecycle events to the same rows (nova-compute);
-* the daemon is started and left to finish its start-up resync; that
-  scrape is the baseline, and the storm's figures are ``final - baseline``
-  (the start-up cost is reported on its own line: it is paid per restart,
-  not per storm);
-* ``/metrics`` is scraped every ``scrape_interval`` for the time series
-  and the peak RSS; after the storm the harness waits until nothing is
-  pending (bounded by max-wait), scrapes a last time, and compares every
-  managed LPAR's final PowerVM state (``sim.lpars()``) with nova's
-  power_state in the database;
+  are written at their time by the nova-api writer, and nova's own
+  ComputeManager handles every lifecycle event the engine decides;
+* the host is started and left to finish its start-up resync; that scrape
+  is the baseline, and the storm's figures are ``final - baseline`` (the
+  start-up cost is reported on its own line: it is paid per restart);
+* ``/metrics`` is scraped every ``scrape_interval`` for the time series and
+  the peak RSS (of nova-compute: nova and the engine in it); after the storm
+  the harness waits until nothing is pending (bounded by max-wait), scrapes
+  a last time and judges nova's whole view (``nova_judge``): the stops and
+  forced stops nova made, the events it dropped as stale, the actions the
+  scenario's truth did not call for, (vm_state, power_state) against what
+  nova's own rules give when told the truth, and what one last periodic
+  ``_sync_power_states`` still changes;
 * then a saturation burst (progress-code events only, nothing to settle)
-  measures how fast the daemon consumes a backlog, to set against
+  measures how fast the engine consumes a backlog, to set against
   pypowervm's bare parse rate of the same feed (``bench_sim.parse_rate``).
 
-Settle delay, measured from outside the daemon: for every lifecycle line of
+Settle delay, measured from outside the engine: for every lifecycle line of
 the log sink (oslo.log timestamps, ms), the last PartitionState event of
 that LPAR that the simulator sent at or before that instant (its scheduled
 send time ``play start + at / speed``: a late player only makes the delay
 look longer) -> the line's time. This is "from the LAST event of the
-burst", which is what an operator waits for; the daemon's own histogram
+burst", which is what an operator waits for; the engine's own histogram
 measures from the first. Reported in scenario seconds (wall x speed); the
 target is wall p99 <= settle window / speed + 0.1 s.
 
@@ -42,16 +45,11 @@ target is wall p99 <= settle window / speed + 0.1 s.
 from __future__ import annotations
 
 import bisect
-from contextlib import closing
 import datetime as dt
 import logging
-import queue
 import re
 import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -59,10 +57,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lpar_eventd.demo import WINDOWS, free_port, scrape, total, wait_healthy, write_config
 from lpar_eventd.metrics import SKIP_REASONS
-from lpar_eventd.scale import oracle, scenarios, virtual
-from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
+from lpar_eventd.scale import nova_judge, scenarios, virtual
+from lpar_eventd.scale.nova_judge import NovaView
+from lpar_eventd.scale.scenarios import HostEvent, Scenario
+from lpar_eventd.testbed.hoststack import (
+    HostOptions, HostStack, build_template, scratch_dir)
+from lpar_eventd.testbed.procs import WINDOWS, total, wait_quiet
 
 __all__ = ["E2EOptions", "PolicyRun", "E2EReport", "run", "POLICIES",
            "settle_delays", "parse_lifecycle_log"]
@@ -73,9 +74,6 @@ POLICIES = ("legacy", "reference", "default")
 SETTLE_SECONDS = dict(WINDOWS)["settle_seconds"]
 MAX_WAIT_SECONDS = dict(WINDOWS)["max_wait_seconds"]
 PREFIX = "lpar_eventd_"
-NOVA_WRITE_ATTEMPTS = 20
-BUSY_TIMEOUT = 15.0   # sqlite: seconds a writer waits for the other side's lock
-SHM = "/dev/shm"  # noqa: S108 - parent of mkdtemp only  # nosec B108
 # figure column -> metric (summed over its labels), as virtual.FIGURES names them
 COLUMNS = {column: PREFIX + name for column, name, _ in virtual.FIGURES}
 # what the time series keeps (summed over hosts)
@@ -95,6 +93,8 @@ class E2EOptions:
     workdir: Path | None = None    # kept when given; a temporary one is removed
     wal: bool = True               # sqlite journal_mode=WAL for the nova databases
     daemon_options: dict[str, str] = field(default_factory=dict)  # "group.opt" -> value
+    mode: str = "embedded"         # where the engine runs (testbed.hoststack.MODES)
+    transport_url: str | None = None   # standalone: nova's bus (run starts a broker)
     progress: Callable[[str], None] | None = None
 
 
@@ -106,7 +106,7 @@ class PolicyRun:
     series: list[tuple[float, dict[str, float]]]   # (scenario s, cumulative figures)
     startup: dict[str, float]
     cpu_seconds: float
-    peak_rss_bytes: float            # the largest daemon
+    peak_rss_bytes: float            # the largest nova-compute (nova + the engine)
     settle_wall: list[float]         # seconds, from the burst's last event
     settle_unmatched: int
     storm_seconds: float
@@ -118,6 +118,10 @@ class PolicyRun:
     nova_write_retries: int = 0      # harness (nova-api) writes retried on sqlite locks
     nova_writes_lost: int = 0
     feed_dropped: int = 0            # events NovaLink threw away unread (CACHE_CLEARED)
+    feed_sent: int = 0               # events the simulator answered the engine with
+    steps_superseded: int = 0        # scenario steps of LPARs nova powered off
+    delivery_wall: list[float] = field(default_factory=list)  # decision -> nova, s
+    nova: NovaView = field(default_factory=NovaView)   # what nova did, judged
 
 
 @dataclass
@@ -134,212 +138,22 @@ class E2EReport:
         return SETTLE_SECONDS / self.options.speed + 0.1
 
 
-# -- one host ---------------------------------------------------------------
-class _Host:
-    """Simulator + nova database + daemon for one NovaLink host, one policy."""
-
-    def __init__(self, index: int, scenario: Scenario, workdir: Path, template: Path,
-                 policy_name: str, opts: E2EOptions, burst: int):
-        self.index = index
-        self.scenario = scenario
-        self.workdir = workdir
-        self.template = template
-        self.policy = policy_name
-        self.opts = opts
-        self.burst = burst
-        self.sim: Any = None
-        self.db: Any = None
-        self.player: Any = None
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
-        self.log = workdir / "lpar-eventd.log"
-        self.play_started = 0.0
-        self.lag_max = 0.0
-        self.peak_rss = 0.0
-        self.latest: dict[str, float] = {}
-        self.change_retries = 0
-        self._changes: queue.Queue[NovaChange | None] = queue.Queue()
-        self._writer: threading.Thread | None = None
-        self.lost_changes = 0
-
-    def start(self) -> None:
-        from lpar_eventd.nova.compute_player import ComputePlayer
-        from lpar_eventd.nova.database import NovaDatabase, sqlite_url
-        from lpar_eventd.nova.seed import seed_instances, specs_from_scenario
-        from lpar_eventd.simulator.config import SimConfig
-        from lpar_eventd.simulator.server import Simulator
-
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        path = self.workdir / "nova.sqlite"
-        shutil.copyfile(self.template, path)
-        url = sqlite_url(path, busy_timeout=BUSY_TIMEOUT)
-        self.db = NovaDatabase(url)
-        seed_instances(self.db, specs_from_scenario(self.scenario))
-        self.player = ComputePlayer(self.db)
-        events = len(self.scenario.host_events())
-        self.sim = Simulator(SimConfig(port=0, long_poll=1.0,
-                                       max_queue=events + self.burst + 10_000)).start()
-        self.sim.load(self.scenario)
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        conf = self.workdir / "lpar-eventd.conf"
-        nvram = self.workdir / "nvram"
-        write_config(conf, sim_port=self.sim.http_port, nova_url=url,
-                     metrics_port=port, speed=self.opts.speed, policy_name=self.policy,
-                     extra=f"\n[nvram]\nstore = directory\npath = {nvram}\n")
-        override_options(conf, self.opts.daemon_options)
-        self.proc = subprocess.Popen(  # noqa: S603 - our own daemon
-            [sys.executable, "-m", "lpar_eventd.cmd.daemon",
-             "--config-file", str(conf), "--log-file", str(self.log)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def healthy(self, timeout: float) -> None:
-        wait_healthy(self.url, timeout, self.proc)
-
-    def feed_counts(self) -> tuple[int, int, int]:
-        """(events sent to the daemon, dropped by the simulator, still queued).
-
-        Dropped: the scenario's CACHE_CLEARED is a NovaLink REST restart,
-        which throws away what a client had not read yet; a daemon behind
-        the feed at that moment loses its backlog, as it would on a host.
-        """
-        counters = self.sim.counters()
-        queued = sum(self.sim.status().get("queue_depths", {}).values())
-        return (int(sum(counters.get("events_sent", {}).values())),
-                int(counters.get("events_dropped", 0)), int(queued))
-
-    def scrape(self) -> dict[str, float]:
-        samples = scrape(self.url + "/metrics", timeout=5.0)
-        self.latest = samples
-        self.peak_rss = max(self.peak_rss,
-                            samples.get("process_resident_memory_bytes", 0.0))
-        return samples
-
-    def play(self) -> Any:
-        """Start the storm; NovaChange steps go to the nova DB at their time.
-
-        The simulator calls ``on_nova_change`` on its event loop; the write
-        is handed to this host's nova-api thread so a write waiting on
-        sqlite's lock never holds up the feed (in order, one at a time).
-        """
-        speed = self.opts.speed
-        self._writer = threading.Thread(target=self._write_changes, daemon=True,
-                                        name=f"nova-api-{self.index}")
-        self._writer.start()
-
-        def on_change(step: NovaChange) -> None:
-            lag = time.time() - (self.play_started + step.at / speed)
-            self.lag_max = max(self.lag_max, lag)
-            self._changes.put(step)
-
-        self.play_started = time.time()
-        return self.sim.play(self.scenario, speed=speed, on_nova_change=on_change,
-                             load=False)
-
-    def _write_changes(self) -> None:
-        while True:
-            step = self._changes.get()
-            try:
-                if step is None:
-                    return
-                self._apply_change(step)
-            except Exception:  # counted in lost_changes; the run goes on
-                LOG.exception("nova change %s lost", step)
-            finally:
-                self._changes.task_done()
-
-    def finish_changes(self) -> None:
-        """Wait until every NovaChange of the storm is written, stop the writer."""
-        if self._writer is not None:
-            self._changes.put(None)
-            self._writer.join(timeout=120)
-            self._writer = None
-
-    def _apply_change(self, step: NovaChange) -> None:
-        """nova-api's write, retried: sqlite refuses a transaction that read
-        before another connection's write ("database is locked", at once,
-        whatever the busy timeout); nova on MySQL would simply have waited."""
-        from lpar_eventd.nova.errors import NovaUnavailable
-        applied = self.player.apply_change_retried(step, NOVA_WRITE_ATTEMPTS)
-        self.change_retries = self.player.change_retries
-        if not applied:
-            self.lost_changes += 1
-            raise NovaUnavailable(f"nova change {step} still locked after "
-                                  f"{NOVA_WRITE_ATTEMPTS} attempts")
-
-    def mismatches(self) -> tuple[list[str], dict[str, int]]:
-        """LPARs whose nova power_state disagrees with their final PowerVM state."""
-        managed = self.scenario.managed()
-        states = self.sim.lpars()
-        rows = self.player.instances(list(managed.values()))
-        finals = {instance: row.power_state for instance, row in rows.items()}
-        out = [f"host {self.index} {line}" for line in
-               oracle.mismatches(managed, states, rows, self.player.compute_host)]
-        return out, finals
-
-    def stop(self) -> None:
-        """Stop what this host started; safe on a half-started host."""
-        self.finish_changes()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.sim is not None:
-            self.sim.stop()
-        if self.db is not None:
-            self.db.dispose()
-
-
-def override_options(path: Path, options: dict[str, str]) -> None:
-    """Set ``group.option = value`` in a written config file (oslo.config
-    refuses a section given twice, so each goes into its section)."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for dotted, value in options.items():
-        group, _, name = dotted.partition(".")
-        if not name:
-            raise ValueError(f"daemon option {dotted!r}: expected GROUP.OPTION")
-        header = f"[{group}]"
-        if header not in lines:
-            lines += ["", header]
-        at = lines.index(header) + 1
-        end = next((i for i in range(at, len(lines)) if lines[i].startswith("[")),
-                   len(lines))
-        lines = [line for i, line in enumerate(lines)
-                 if not (at <= i < end and line.split("=")[0].strip() == name)]
-        lines.insert(at, f"{name} = {value}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _use_wal(path: Path) -> None:
-    """WAL journal (kept in the file, so every copy has it): the harness's
-    nova-api writes and the daemon's nova-compute writes then wait for each
-    other far less, closer to nova's row-locking MySQL than sqlite's default
-    whole-file lock, which made writes fail with "database is locked"."""
-    import sqlite3
-    with closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-
-
 # -- the run ------------------------------------------------------------------
 def run(opts: E2EOptions) -> E2EReport:
     """Every policy in turn, K hosts at a time; returns the figures."""
-    from lpar_eventd.nova.database import build_sqlite
-
     say = opts.progress or (lambda _msg: None)
     host_scenarios = [scenarios.build(opts.scenario, opts.lpars, opts.seed + k)
                       for k in range(opts.hosts)]
-    # tmpfs when there is one: nova's sqlite fsyncs are not what is measured
-    shm = SHM if Path(SHM).is_dir() else None
-    work = opts.workdir or Path(tempfile.mkdtemp(prefix="lpar-eventd-e2e-", dir=shm))
+    work = opts.workdir or scratch_dir("lpar-eventd-e2e-")
     work.mkdir(parents=True, exist_ok=True)
+    broker = None
     try:
+        if opts.mode == "standalone":   # the daemons deliver over a private RabbitMQ
+            from lpar_eventd.scale.broker import RabbitServer
+            broker = RabbitServer(work / "rabbitmq").start()
+            opts.transport_url = broker.url
         template = work / "nova-template.sqlite"
-        build_sqlite(template).dispose()
-        if opts.wal:
-            _use_wal(template)
+        build_template(template, wal=opts.wal)
         report = E2EReport(opts, sum(virtual.lower_bound(s) for s in host_scenarios),
                            sum(len(s.host_events()) for s in host_scenarios),
                            _parse_rate(opts.burst),
@@ -351,6 +165,8 @@ def run(opts: E2EOptions) -> E2EReport:
                                            template, opts, say))
         return report
     finally:
+        if broker is not None:
+            broker.close()
         if opts.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -363,17 +179,26 @@ def _parse_rate(burst: int) -> float | None:
     return statistics.median(parse_rate(burst, 100) for _ in range(3))
 
 
+def host_stacks(name: str, host_scenarios: list[Scenario], work: Path, template: Path,
+                opts: E2EOptions, burst: int = 0) -> list[HostStack]:
+    """One host stack per scenario for policy ``name`` (not started)."""
+    return [HostStack(sc, work / f"host-{k}", template,
+                      HostOptions(policy=name, speed=opts.speed, mode=opts.mode,
+                                  extra_events=burst, transport_url=opts.transport_url,
+                                  engine_options=dict(opts.daemon_options)), index=k)
+            for k, sc in enumerate(host_scenarios)]
+
+
 def _run_policy(name: str, host_scenarios: list[Scenario], work: Path, template: Path,
                 opts: E2EOptions, say: Callable[[str], None]) -> PolicyRun:
     burst = opts.burst // max(1, opts.hosts)
-    hosts = [_Host(k, sc, work / f"host-{k}", template, name, opts, burst)
-             for k, sc in enumerate(host_scenarios)]
+    hosts = host_stacks(name, host_scenarios, work, template, opts, burst)
     try:
         for host in hosts:
             host.start()
         for host in hosts:
             host.healthy(60 + 10 * len(hosts))
-        _wait_quiet(hosts, opts, deadline=30.0, minimum=1.5)
+        _wait_quiet(hosts, opts, timeout=30.0)
         baseline = [h.scrape() for h in hosts]
         fed = [h.feed_counts() for h in hosts]
         scraper = _Scraper(hosts, opts.scrape_interval)
@@ -389,14 +214,21 @@ def _run_policy(name: str, host_scenarios: list[Scenario], work: Path, template:
             host.finish_changes()
         storm_end = time.time()
         say(f"  storm played in {storm_end - started:.1f} s; settling")
-        _wait_delivered(hosts)
-        _wait_quiet(hosts, opts, deadline=(MAX_WAIT_SECONDS + SETTLE_SECONDS + 30.0)
-                    / opts.speed + 10.0, minimum=0.0)
+        for host in hosts:
+            host.wait_delivered()
+        _wait_quiet(hosts, opts, timeout=(MAX_WAIT_SECONDS + SETTLE_SECONDS + 30.0)
+                    / opts.speed + 10.0)
         scraper.stop()
         finals = [h.scrape() for h in hosts]
-        run = _collect(name, hosts, baseline, finals, scraper, started, storm_end, opts)
-        run.feed_dropped = sum(h.feed_counts()[1] - f[1] for h, f in zip(hosts, fed,
-                                                                         strict=True))
+        say("  judging nova's view (and one periodic power-state sync)")
+        views = [h.nova_view() for h in hosts]
+        run = _collect(name, hosts, baseline, finals, views, scraper, started, storm_end,
+                       opts)
+        counts = [h.feed_counts() for h in hosts]
+        run.feed_sent = sum(c[0] - f[0] for c, f in zip(counts, fed, strict=True))
+        run.feed_dropped = sum(c[1] - f[1] for c, f in zip(counts, fed, strict=True))
+        run.steps_superseded = sum(int(h.sim.counters().get("steps_superseded", 0))
+                                   for h in hosts)
         if burst > 0:
             run.burst_rate = _burst(hosts, burst)
         say(f"  done in {time.time() - started:.1f} s")
@@ -406,51 +238,18 @@ def _run_policy(name: str, host_scenarios: list[Scenario], work: Path, template:
             host.stop()
 
 
-def _wait_delivered(hosts: list[_Host], timeout: float = 180.0) -> None:
-    """Until each daemon has read its whole feed (a busy daemon reads behind
-    the storm; its figures must cover all it was sent)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(h.feed_counts()[2] == 0 for h in hosts):
-            return
-        time.sleep(0.2)
-    LOG.warning("daemons still behind the feed after %.0f s", timeout)
-
-
-def _wait_quiet(hosts: list[_Host], opts: E2EOptions, deadline: float,
-                minimum: float) -> None:
-    """Until nothing is pending anywhere for 1.5 s (or no counter moved for
-    longer than max-wait: the reference policy's leaked timers may keep the
-    gauge up), bounded by ``deadline`` seconds."""
-    start = time.monotonic()
-    end = start + deadline
-    quiet_since: float | None = None
-    still_since = time.monotonic()
-    last: list[float] = []
-    still_for = MAX_WAIT_SECONDS / opts.speed + 1.5
-    while time.monotonic() < end:
-        now = time.monotonic()
-        samples = [h.scrape() for h in hosts]
-        pending = sum(s.get(PREFIX + "pending_settles", 0.0) for s in samples)
-        moving = [total(s, COLUMNS[c]) for s in samples for c in SERIES]
-        if moving != last:
-            last, still_since = moving, now
-        if pending:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = now
-        if now - start >= minimum and (
-                (quiet_since is not None and now - quiet_since > 1.5
-                 and now - still_since > 1.5)
-                or now - still_since > still_for):
-            return
-        time.sleep(0.3)
+def _wait_quiet(hosts: list[HostStack], opts: E2EOptions, timeout: float) -> None:
+    """Until nothing is pending anywhere (or no counter moved for longer than
+    max-wait: the reference policy's leaked timers keep its gauge up)."""
+    if not wait_quiet([h.scrape for h in hosts], timeout,
+                      still_for=MAX_WAIT_SECONDS / opts.speed + 1.5):
+        LOG.warning("engines still busy after %.0f s", timeout)
 
 
 class _Scraper:
     """Scrapes every host's /metrics in a thread, as Prometheus would."""
 
-    def __init__(self, hosts: list[_Host], interval: float):
+    def __init__(self, hosts: list[HostStack], interval: float):
         self.hosts = hosts
         self.interval = interval
         self.series: list[tuple[float, list[dict[str, float]]]] = []
@@ -507,22 +306,26 @@ def _summed(rows: list[dict[str, float]], base: list[dict[str, float]] | None = 
     return out
 
 
-def _collect(name: str, hosts: list[_Host], baseline: list[dict[str, float]],
-             finals: list[dict[str, float]], scraper: _Scraper, started: float,
-             storm_end: float, opts: E2EOptions) -> PolicyRun:
+def _collect(name: str, hosts: list[HostStack], baseline: list[dict[str, float]],
+             finals: list[dict[str, float]], views: list[NovaView], scraper: _Scraper,
+             started: float, storm_end: float, opts: E2EOptions) -> PolicyRun:
     figures = _summed(finals, baseline)
-    mismatches: list[str] = []
+    nova = NovaView()
+    for view in views:
+        nova = nova.add(view)
+    figures.update(nova.figures())
     final_states: dict[str, int] = {}
     delays: list[float] = []
     unmatched = 0
+    delivery: list[float] = []
     for host in hosts:
-        bad, states = host.mismatches()
-        mismatches += bad
-        final_states.update(states)
-        found, missed = settle_delays(host.scenario, host.play_started, opts.speed,
-                                      parse_lifecycle_log(host.log))
+        final_states.update({u: row[1] for u, row in host.rows().items()})
+        decided = parse_lifecycle_log(host.engine_log)
+        found, missed = settle_delays(host.scenario, host.play_started, opts.speed, decided)
         delays += found
         unmatched += missed
+        if opts.mode == "standalone":   # embedded, deciding is handing over
+            delivery += delivery_delays(decided, host.witness()["events"])
     delays.sort()
     p50, p99 = _quantile(delays, 0.5), _quantile(delays, 0.99)
     series = [(t * opts.speed, _summed(row, baseline)) for t, row in scraper.series]
@@ -535,8 +338,9 @@ def _collect(name: str, hosts: list[_Host], baseline: list[dict[str, float]],
         "process_cpu_seconds_total", 0.0) for f, b in zip(finals, baseline, strict=True))
     pending = sum(f.get(PREFIX + "pending_settles", 0.0) for f in finals)
     result = virtual.RunResult(
-        name, figures, mismatches, p50 * opts.speed, p99 * opts.speed,
-        time.time() - started, sum(len(h.scenario.host_events()) for h in hosts),
+        name, figures, nova.examples.get("mismatch", []), p50 * opts.speed,
+        p99 * opts.speed, time.time() - started,
+        sum(len(h.scenario.host_events()) for h in hosts),
         {"pending_after": int(pending), "leaked_timers": "n/a",
          "final_power_states": dict(sorted(final_states.items()))})
     return PolicyRun(
@@ -546,8 +350,9 @@ def _collect(name: str, hosts: list[_Host], baseline: list[dict[str, float]],
         storm_mean_rate=figures["events_received"] / storm, storm_peak_rate=peak,
         burst_rate=None, player_lag_max=max(h.lag_max for h in hosts),
         failed_scrapes=scraper.failed,
-        nova_write_retries=sum(h.change_retries for h in hosts),
-        nova_writes_lost=sum(h.lost_changes for h in hosts))
+        nova_write_retries=sum(h.nova_api.retries for h in hosts),
+        nova_writes_lost=sum(h.nova_api.lost for h in hosts), nova=nova,
+        delivery_wall=sorted(delivery))
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -556,15 +361,15 @@ def _quantile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(len(values) * q))]
 
 
-def _burst(hosts: list[_Host], per_host: int) -> float:
-    """Events/s the daemons consume from a backlog of ``per_host`` progress
+def _burst(hosts: list[HostStack], per_host: int) -> float:
+    """Events/s the engines consume from a backlog of ``per_host`` progress
     codes each (nothing to settle): the end-to-end ceiling of the source.
 
     The end is when each simulator handed out the backlog's last answer: a
-    daemon asks for the next answer only once it has handled the previous
+    engine asks for the next answer only once it has handled the previous
     one, so that is the backlog consumed to within one answer. /metrics is
     polled slowly, only to know when to stop: a fast poll would spend the
-    daemon's CPU on rendering metrics and lower the very rate measured.
+    engine's CPU on rendering metrics and lower the very rate measured.
     """
     before = [total(h.scrape(), COLUMNS["events_received"]) for h in hosts]
     pushed: list[float] = [0.0] * len(hosts)
@@ -644,6 +449,26 @@ def settle_delays(scenario: Scenario, play_started: float, speed: float,
     return sorted(when - last for (_, last), when in emits.items()), unmatched
 
 
+def delivery_delays(decided: list[tuple[float, str]],
+                    handed: list[dict[str, Any]]) -> list[float]:
+    """Wall seconds from each decision (the daemon's log sink line, written
+    before its nova-compute sink sends: epoch, LPAR) to nova-compute handing
+    it to nova (the witness's event, epoch ``at``): the last decision of that
+    LPAR at or before the hand-over. Standalone only: embedded, deciding is
+    handing over (the same call)."""
+    from pypowervm.utils import uuid as pvm_uuid
+    times: dict[str, list[float]] = {}
+    for when, lpar in sorted(decided):
+        times.setdefault(lpar, []).append(when)
+    out = []
+    for event in handed:
+        mine = times.get(pvm_uuid.convert_uuid_to_pvm(event["instance"]).upper(), [])
+        i = bisect.bisect_right(mine, event["at"])
+        if i:
+            out.append(max(0.0, event["at"] - mine[i - 1]))
+    return out
+
+
 # -- what the run prints and writes ---------------------------------------------
 def format_table(rep: E2EReport) -> str:
     """``report.compare_table`` plus what only a real run can show."""
@@ -651,7 +476,8 @@ def format_table(rep: E2EReport) -> str:
 
     opts = rep.options
     title = (f"scenario {opts.scenario}, {opts.lpars} LPARs x {opts.hosts} host(s), seed "
-             f"{opts.seed}, {rep.events} events, mode e2e, x{opts.speed:g} "
+             f"{opts.seed}, {rep.events} events, mode e2e ({opts.mode} engine), "
+             f"x{opts.speed:g} "
              f"(settle window {SETTLE_SECONDS / opts.speed:.3g} s wall)")
     lines = [tables.compare_table([r.result for r in rep.runs], rep.lower_bound, title,
                                   rep.read_bound)]
@@ -661,7 +487,8 @@ def format_table(rep: E2EReport) -> str:
         lines.append(f"{label:{width}}" + "".join(f"{v:>12}" for v in values))
 
     runs = rep.runs
-    lines.append("-- end to end (from the daemons' /metrics, the log sink, the nova DB)")
+    lines.append("-- end to end (from the engines' /metrics, the log sink, nova-compute, "
+                 "the nova DB)")
     row("", [r.result.policy for r in runs])
     for label, key in (("settle errors (dropped)", "settle_errors"),
                        ("retries (lookup/sink/...)", "retries"),
@@ -671,17 +498,24 @@ def format_table(rep: E2EReport) -> str:
     row("settle from last event p99 ms", [f"{_q(r.settle_wall, .99) * 1e3:.0f}" for r in runs])
     row("  emits timed / unmatched", [f"{len(r.settle_wall)}/{r.settle_unmatched}"
                                       for r in runs])
-    row("daemon first->emit mean ms", [f"{_mean(r.result.figures, 'settle_delay_seconds'):.0f}"
+    if opts.mode == "standalone":
+        row("decision -> nova p50 ms", [f"{_q(r.delivery_wall, .5) * 1e3:.1f}"
+                                        for r in runs])
+        row("decision -> nova p99 ms", [f"{_q(r.delivery_wall, .99) * 1e3:.1f}"
+                                        for r in runs])
+    row("engine first->emit mean ms", [f"{_mean(r.result.figures, 'settle_delay_seconds'):.0f}"
                                        for r in runs])
     row("one settle's work mean ms", [f"{_mean(r.result.figures, 'settle_duration_seconds'):.1f}"
                                       for r in runs])
-    row("daemon CPU s (storm+settle)", [f"{r.cpu_seconds:.1f}" for r in runs])
-    row("peak RSS MB (largest daemon)", [f"{r.peak_rss_bytes / 2**20:.0f}" for r in runs])
+    row("nova-compute CPU s (+engine)", [f"{r.cpu_seconds:.1f}" for r in runs])
+    row("peak RSS MB (nova-compute)", [f"{r.peak_rss_bytes / 2**20:.0f}" for r in runs])
+    row("nova: residual (truth's own)", [f"{r.nova.residual_truth}" for r in runs])
     row("storm: mean events/s", [f"{r.storm_mean_rate:,.0f}" for r in runs])
     row("storm: peak events/s", [f"{r.storm_peak_rate:,.0f}" for r in runs])
     row("saturation burst events/s", [f"{r.burst_rate:,.0f}" if r.burst_rate else "-"
                                       for r in runs])
     row("feed events lost unread", [f"{r.feed_dropped}" for r in runs])
+    row("steps nova's stops superseded", [f"{r.steps_superseded}" for r in runs])
     row("start-up get_instance calls", [f"{r.startup.get('get_instance_calls', 0):.0f}"
                                         for r in runs])
     row("start-up state reads", [f"{r.startup.get('state_reads', 0):.0f}" for r in runs])
@@ -736,8 +570,10 @@ def _targets(rep: E2EReport) -> list[str]:
               f"default state reads {reads:.0f} < reference {ref['state_reads']:.0f}")
     for name in ("default", "reference", "legacy"):
         if name in by:
-            n = len(by[name].result.mismatches)
-            check(n == 0 or name == "legacy", f"{name}: {n} final-state mismatches"
+            nova = by[name].nova
+            check((nova.wrong_nova_actions, nova.mismatch) == (0, 0) or name == "legacy",
+                  f"{name}: nova took {nova.wrong_nova_actions} wrong actions, "
+                  f"{nova.mismatch} (vm_state, power_state) mismatches"
                   + (" (legacy: reported, not required)" if name == "legacy" else ""))
     p99 = _q(d.settle_wall, 0.99)
     check(p99 <= rep.settle_target_wall,
@@ -767,7 +603,7 @@ def to_json(rep: E2EReport) -> dict[str, Any]:
     data = tables.compare_json(
         [r.result for r in rep.runs], rep.lower_bound, rep.read_bound, scenario=opts.scenario,
         lpars=opts.lpars, hosts=opts.hosts, speed=opts.speed, seed=opts.seed,
-        mode="e2e", events=rep.events, parse_rate=rep.parse_rate,
+        mode="e2e", engine=opts.mode, events=rep.events, parse_rate=rep.parse_rate,
         settle_target_wall_s=rep.settle_target_wall,
         settle_window_wall_s=SETTLE_SECONDS / opts.speed)
     for run in rep.runs:
@@ -784,7 +620,13 @@ def to_json(rep: E2EReport) -> dict[str, Any]:
             "nova_write_retries": run.nova_write_retries,
             "nova_writes_lost": run.nova_writes_lost,
             "feed_events_lost_unread": run.feed_dropped,
+            "feed_events_sent": run.feed_sent,
+            "scenario_steps_superseded": run.steps_superseded,
             "simulator_lag_max_s": run.player_lag_max, "failed_scrapes": run.failed_scrapes,
+            "nova": nova_judge.as_json(run.nova),
+            "delivery_wall_p50_s": _q(run.delivery_wall, 0.5) if run.delivery_wall else None,
+            "delivery_wall_p99_s": _q(run.delivery_wall, 0.99) if run.delivery_wall else None,
+            "deliveries_timed": len(run.delivery_wall),
             "series": [{"t": round(t, 2), **{k: f.get(k, 0.0) for k in SERIES}}
                        for t, f in run.series]})
     data["targets"] = _targets(rep)[1:]

@@ -1,9 +1,9 @@
 """Fault injection for end-to-end campaigns: every way the world around the daemon fails.
 
-Why a module of its own: the chaos campaign (``chaos``) and the load run
-(``load``) both drive the real ``lpar-eventd`` process against the NovaLink
-simulator and an sqlite nova database, and break things from the outside,
-exactly as an operator's environment would: nothing here patches the daemon.
+Why a module of its own: the chaos campaign (``chaos``) drives a host stack
+(the NovaLink simulator, an sqlite nova database, nova-compute with the
+engine in it) and breaks things from the outside, exactly as an operator's
+environment would: nothing here patches the engine or nova.
 
 Kinds (``KINDS``), and how each is made:
 
@@ -16,20 +16,22 @@ Kinds (``KINDS``), and how each is made:
   is shrunk, so the daemon's queue overflows into MISSING_EVENTS;
 * ``cache_cleared``: a pvm-rest restart (queues replaced by CACHE_CLEARED,
   sessions sometimes dropped too);
-* ``nova_unavailable``: the daemon reaches nova's database through a symlink
+* ``nova_unavailable``: nova-compute reaches its database through a symlink
   that is swapped to a missing file (oslo.db uses no pool for sqlite files, so
-  the next connection fails: "unable to open database file"), then back;
-* ``nova_locked``: the harness holds an EXCLUSIVE sqlite transaction: the
-  daemon's lookups and writes both fail with "database is locked";
+  the next connection fails: "unable to open database file"), then back: the
+  engine's lookups and nova's own handling fail alike, as when nova-compute
+  loses its conductor;
+* ``nova_locked``: the harness holds an EXCLUSIVE sqlite transaction: reads
+  and writes wait, then fail with "database is locked";
 * ``sink_error``: the harness holds a RESERVED lock (``BEGIN IMMEDIATE``):
-  lookups still read, but the embedded-compute sink cannot write, so emitting
-  fails and must be retried (no code hook needed: the sink's own store refuses);
-* ``sigterm`` / ``sigkill``: the daemon is stopped (gracefully or not) and a
-  new one started at once; it rebuilds its state by its start-up resync.
+  lookups still read, but nova's writes (its power-state sync, its stops)
+  wait for the lock;
+* ``sigterm`` / ``sigkill``: the process the engine runs in (nova-compute,
+  embedded) is stopped (gracefully or not) and started again at once; the
+  engine rebuilds its state by its start-up resync.
 
-    db_faults = NovaDbFaults(real_path, link_path)     # daemon uses link_path
-    daemon = DaemonProcess(workdir, conf).start().healthy()
-    inject(PlannedFault(1.2, "stall", {"seconds": 2.0}), sim, db_faults, daemon)
+    db_faults = NovaDbFaults(real_path, link_path)     # nova-compute uses link_path
+    inject(PlannedFault(1.2, "stall", {"seconds": 2.0}), sim, db_faults, stack.engine)
 """
 
 from __future__ import annotations
@@ -38,23 +40,20 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lpar_eventd.demo import scrape, wait_healthy
 
-__all__ = ["KINDS", "RESTART_KINDS", "PlannedFault", "plan_faults", "DaemonProcess",
-           "NovaDbFaults", "inject"]
+__all__ = ["KINDS", "RESTART_KINDS", "PlannedFault", "plan_faults", "NovaDbFaults",
+           "inject"]
 
 KINDS = ("novalink_5xx", "drop", "stall", "token_expiry", "missing_events",
          "cache_cleared", "nova_unavailable", "nova_locked", "sink_error",
          "sigterm", "sigkill")
-#: Kinds that restart the daemon: each costs a process start-up (~1.5 s), so a
+#: Kinds that restart the engine's process: each costs a start-up (~3 s), so a
 #: run gets at most ``max_restarts`` of them.
 RESTART_KINDS = ("sigterm", "sigkill")
 #: Paths a NovaLink fault applies to: the event feed only, or every uom read
@@ -112,59 +111,6 @@ def _params(rng: random.Random, kind: str) -> dict[str, Any]:
     return {}
 
 
-class DaemonProcess:
-    """One ``lpar-eventd --config-file`` process; restartable with the same config."""
-
-    def __init__(self, conf: Path, log: Path, metrics_port: int):
-        self.conf = conf
-        self.log = log
-        self.url = f"http://127.0.0.1:{metrics_port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> "DaemonProcess":
-        self.proc = subprocess.Popen(  # noqa: S603 - our own daemon
-            [sys.executable, "-m", "lpar_eventd.cmd.daemon", "--config-file",
-             str(self.conf), "--log-file", str(self.log)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=dict(os.environ, PYTHONWARNINGS="ignore"))
-        self.starts += 1
-        return self
-
-    def healthy(self, timeout: float = 60.0) -> "DaemonProcess":
-        wait_healthy(self.url, timeout, self.proc)
-        return self
-
-    def scrape(self) -> dict[str, float]:
-        return scrape(self.url + "/metrics", timeout=5.0)
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
-        """Signal the process and reap it; SIGKILL if it does not go in time."""
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(sig)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        return proc.returncode
-
-    def restart(self, sig: int, gap: float = 0.0, timeout: float = 60.0) -> int | None:
-        """Stop with ``sig``, wait ``gap`` s, start again and wait until healthy."""
-        status = self.stop(sig)
-        if gap > 0:
-            time.sleep(gap)
-        self.start().healthy(timeout)
-        return status
-
-
 class NovaDbFaults:
     """Break the daemon's path to an sqlite nova database, from outside the daemon.
 
@@ -210,8 +156,9 @@ class NovaDbFaults:
 
 
 def inject(fault: PlannedFault, sim: Any, db: NovaDbFaults,
-           daemon: DaemonProcess) -> dict[str, Any]:
-    """Apply one fault now (blocking for its duration); returns what happened."""
+           engine: Any) -> dict[str, Any]:
+    """Apply one fault now (blocking for its duration); returns what happened.
+    ``engine`` is the process the engine runs in (``testbed.procs``)."""
     kind, p = fault.kind, fault.params
     out: dict[str, Any] = {}
     if kind == "novalink_5xx":
@@ -244,7 +191,7 @@ def inject(fault: PlannedFault, sim: Any, db: NovaDbFaults,
     elif kind in RESTART_KINDS:
         sig = signal.SIGTERM if kind == "sigterm" else signal.SIGKILL
         started = time.monotonic()
-        out["exit_status"] = daemon.restart(sig, p["gap"])
+        out["exit_status"] = engine.restart(sig, p["gap"])
         out["restart_seconds"] = round(time.monotonic() - started, 2)
     else:
         raise ValueError(f"unknown fault kind {kind!r}")

@@ -8,11 +8,15 @@ read often (``last_feed_read_timestamp_seconds`` lag bounded), and
 ``pending_settles`` goes back to 0 once the storm is over; and at the end
 nova agrees with every host.
 
-Each host is what ``e2e`` builds (one simulator, one copy of one nova schema
-seeded with that host's ``mixed`` storm, one real daemon with compressed
-windows, the storm's nova-api changes written by the harness); all ``--hosts``
-play their storms at once. Every second the harness scrapes each daemon's
-/metrics and reads each simulator's queue depth.
+Each host is a ``testbed.hoststack.HostStack``, as ``e2e`` runs them (one
+simulator, one copy of one nova schema seeded with that host's ``mixed``
+storm, nova's own nova-compute with the engine embedded and its windows
+compressed, the storm's nova-api changes written by the harness); all
+``--hosts`` play their storms at once. Every second the harness scrapes each
+engine's /metrics and reads each simulator's queue depth. At the end nova's
+whole view of each host is judged (``nova_judge``): its stops and forced
+stops, stale drops, wrong actions, mismatches and what one periodic
+power-state sync still changes.
 
     python -m lpar_eventd.scale.load --hosts 10 --lpars 500 --speed 5
 """
@@ -23,7 +27,6 @@ import argparse
 import json
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,9 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from lpar_eventd.scale.cli import register, say, standalone
-from lpar_eventd.demo import total
 from lpar_eventd.scale import scenarios
-from lpar_eventd.scale.e2e import E2EOptions, _Host, _use_wal
+from lpar_eventd.scale.nova_judge import NovaView, as_json
+from lpar_eventd.testbed.hoststack import (
+    HostOptions, HostStack, build_template, scratch_dir)
+from lpar_eventd.testbed.procs import total, wait_quiet
 
 __all__ = ["LoadOptions", "HostFigures", "LoadReport", "run_load", "add_parser", "run",
            "main"]
@@ -66,7 +71,11 @@ class HostFigures:
     drained_after: float | None = None   # s after the storm: nothing unread, pending 0
     reconnects: float = 0.0
     rss_max_mib: float = 0.0
-    mismatches: int = 0
+    nova: NovaView = field(default_factory=NovaView)
+
+    @property
+    def mismatches(self) -> int:
+        return self.nova.mismatch
 
 
 @dataclass
@@ -79,7 +88,8 @@ class LoadReport:
 
     @property
     def held(self) -> bool:
-        return all(h.drained_after is not None and h.mismatches == 0 for h in self.hosts)
+        return all(h.drained_after is not None and h.nova.mismatch == 0
+                   and h.nova.wrong_nova_actions == 0 for h in self.hosts)
 
 
 def _cpu_times() -> float:
@@ -91,37 +101,20 @@ def _cpu_times() -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _backlog(host: _Host) -> int:
-    """Events NovaLink holds for the daemon, unread.
-
-    The smallest queue: a daemon that re-logged on left its old session's
-    queue behind, never read again (it only grows, or holds CACHE_CLEARED),
-    so the largest would count events the daemon will never be sent.
-    """
-    depths = host.sim.status()["queue_depths"]
-    return min(depths.values(), default=0)
-
-
 def run_load(opts: LoadOptions, progress: Any = None) -> LoadReport:
     """Start every host, play every storm at once, sample, stop everything."""
-    from lpar_eventd.nova.database import build_sqlite
-
     say = progress or (lambda _m: None)
-    work = Path(tempfile.mkdtemp(prefix="lpar-eventd-load-"))
-    e2e_opts = E2EOptions(scenario="mixed", lpars=opts.lpars, hosts=opts.hosts,
-                          speed=opts.speed, seed=opts.seed, policies=("default",),
-                          burst=0, workdir=work)
+    work = scratch_dir("lpar-eventd-load-")
     report = LoadReport(opts)
-    hosts: list[_Host] = []
+    hosts: list[HostStack] = []
     started = time.monotonic()
     try:
         template = work / "nova-template.sqlite"
-        build_sqlite(template).dispose()
-        _use_wal(template)
+        build_template(template)
         for k in range(opts.hosts):
             scenario = scenarios.build("mixed", opts.lpars, opts.seed + k)
-            hosts.append(_Host(k, scenario, work / f"host-{k}", template, "default",
-                               e2e_opts, 0))
+            hosts.append(HostStack(scenario, work / f"host-{k}", template,
+                                   HostOptions(speed=opts.speed), index=k))
             report.hosts.append(HostFigures(k, len(scenario.host_events())))
         for host in hosts:
             host.start()
@@ -146,7 +139,7 @@ def run_load(opts: LoadOptions, progress: Any = None) -> LoadReport:
                     fig.feed_lag_max = max(fig.feed_lag_max, time.time() - last)
                 fig.rss_max_mib = max(fig.rss_max_mib,
                                       m.get("process_resident_memory_bytes", 0) / 2**20)
-                backlog = _backlog(host)
+                backlog = host.backlog()
                 fig.backlog_max = max(fig.backlog_max, backlog)
                 if storm_end is not None and fig.drained_after is None and not backlog \
                         and not m.get(PREFIX + "pending_settles") and \
@@ -156,7 +149,7 @@ def run_load(opts: LoadOptions, progress: Any = None) -> LoadReport:
                 storm_end = time.monotonic()
                 report.storm_seconds = storm_end - wall0
                 for host, fig in zip(hosts, report.hosts, strict=True):
-                    fig.backlog_end_of_storm = _backlog(host)
+                    fig.backlog_end_of_storm = host.backlog()
                 deadline = storm_end + opts.settle_timeout
                 say(f"storms played in {report.storm_seconds:.1f} s; settling")
                 continue
@@ -179,7 +172,7 @@ def run_load(opts: LoadOptions, progress: Any = None) -> LoadReport:
             fig.reconnects = (m.get(PREFIX + "source_reconnects_total", 0.0)
                               - b.get(PREFIX + "source_reconnects_total", 0.0))
             fig.events_per_s = fig.received / max(report.storm_seconds, 1e-9)
-            fig.mismatches = len(host.mismatches()[0])
+            fig.nova = host.nova_view()
         for future in futures:
             future.result(timeout=10)
     finally:
@@ -198,12 +191,8 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def _wait_pending_zero(hosts: list[_Host], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(h.scrape().get(PREFIX + "pending_settles") for h in hosts):
-            return
-        time.sleep(0.5)
+def _wait_pending_zero(hosts: list[HostStack], timeout: float) -> None:
+    wait_quiet([h.scrape for h in hosts], timeout)
 
 
 def report_text(r: LoadReport) -> str:
@@ -213,13 +202,17 @@ def report_text(r: LoadReport) -> str:
              f"{r.storm_seconds:.1f} s wall; machine CPU {r.machine_cpu_pct:.0f}% of all cores",
              f"{'host':>4} {'events':>7} {'ev/s':>7} {'CPU%':>6} {'pend.max':>8} "
              f"{'backlog max':>11} {'at end':>6} {'feed lag':>8} {'drained':>8} "
-             f"{'RSS MiB':>8} {'mism.':>5} {'reconn.':>7}"]
+             f"{'RSS MiB':>8} {'reconn.':>7} | nova: {'stop':>4} {'force':>5} "
+             f"{'stale':>5} {'wrong':>5} {'mism.':>5} {'resid.':>6}"]
     for h in r.hosts:
         drained = "never" if h.drained_after is None else f"{h.drained_after:.1f}s"
         lines.append(f"{h.host:>4} {h.received:>7.0f} {h.events_per_s:>7.1f} "
                      f"{h.cpu_pct:>6.1f} {h.pending_max:>8.0f} {h.backlog_max:>11} "
                      f"{h.backlog_end_of_storm:>6} {h.feed_lag_max:>7.1f}s {drained:>8} "
-                     f"{h.rss_max_mib:>8.0f} {h.mismatches:>5} {h.reconnects:>7.0f}")
+                     f"{h.rss_max_mib:>8.0f} {h.reconnects:>7.0f} |       "
+                     f"{h.nova.nova_stop_calls:>4} {h.nova.nova_force_stop_calls:>5} "
+                     f"{h.nova.nova_dropped_stale:>5} {h.nova.wrong_nova_actions:>5} "
+                     f"{h.nova.mismatch:>5} {h.nova.residual:>6}")
     events = sum(h.received for h in r.hosts)
     lines.append(f"all: {events:,.0f} events, {events / max(r.storm_seconds, 1e-9):,.0f} "
                  f"events/s; max pending {max(h.pending_max for h in r.hosts):.0f}; "
@@ -260,7 +253,9 @@ def run(args: argparse.Namespace) -> int:
             {"options": asdict(opts), "held": result.held,
              "storm_seconds": result.storm_seconds,
              "machine_cpu_pct": result.machine_cpu_pct,
-             "hosts": [asdict(h) for h in result.hosts]}, indent=2) + "\n",
+             "hosts": [{**{k: v for k, v in asdict(h).items() if k != "nova"},
+                        "nova": as_json(h.nova)} for h in result.hosts]},
+            indent=2) + "\n",
             encoding="utf-8")
     return 0 if result.held else 1
 

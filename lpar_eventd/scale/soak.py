@@ -19,9 +19,10 @@ Two parts:
   the last samples. The harness's own records (emitted events, NVRAM
   stores) are counted and dropped at each sample so they do not count.
 * end to end, compressed: the first ``--e2e-minutes`` (10) of the same stream
-  played by the NovaLink simulator at ``--e2e-speed`` to the real daemon
-  (nova's sqlite schema, embedded-compute sink), its
-  ``process_resident_memory_bytes`` scraped from /metrics.
+  through a host stack at ``--e2e-speed`` (the NovaLink simulator, nova's
+  sqlite schema, nova's own nova-compute with the engine embedded), the
+  process's ``process_resident_memory_bytes`` scraped from /metrics, and
+  nova's whole view judged at the end (``nova_judge``).
 
 Both curves go to one PNG (matplotlib, Agg).
 
@@ -38,7 +39,6 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator, Sequence
@@ -55,6 +55,7 @@ from lpar_eventd.engine.handler import DefaultHandler, EngineConfig, Ports
 from lpar_eventd.engine.inmemory import FakeClock, drive
 from lpar_eventd.metrics import Metrics
 from lpar_eventd.scale import scenarios
+from lpar_eventd.scale.nova_judge import NOVA_VIEW_ROWS, as_json
 from lpar_eventd.scale.scenarios import HostEvent, LparSpec, Scenario
 from lpar_eventd.scale.virtual import BASE_URL, World
 
@@ -110,6 +111,7 @@ class E2ESoak:
     pending_max: float
     wall_seconds: float
     drained_after: float | None = None   # wall s from the storm's end to pending 0
+    nova: dict[str, Any] = field(default_factory=dict)   # nova_judge.as_json
 
 
 # -- the hour's stream ----------------------------------------------------------
@@ -222,7 +224,11 @@ def engine_soak(opts: SoakOptions, progress: Any = None) -> EngineSoak:
     # the whole stream is generated before measuring: built segment by
     # segment while measured, its lists raised the allocator's high-water
     # mark (RSS steps at segment starts) that had nothing to do with the engine
-    segments = iter(list(segments))
+    whole = list(segments)
+    segments = iter(whole)
+    # nova's view is judged against the whole stream's truth
+    world.scenario = Scenario("soak", opts.seed, base.ms_uuid, base.lpars, base.vios,
+                              [s for seg in whole for s in seg], base.spawned)
     gc.collect()
     tracemalloc.start()
     try:
@@ -271,7 +277,7 @@ def engine_soak(opts: SoakOptions, progress: Any = None) -> EngineSoak:
     drive(handler, clock, clock.now() + config.max_wait_seconds + 180.0)
     counts["emitted"] += len(world.sink.events)
     return EngineSoak(samples, counts["events"], counts["emitted"], counts["nvram"],
-                      len(world.mismatches(base.managed())), len(world.host.states),
+                      len(world.mismatches()), len(world.host.states),
                       config.cache_size, time.perf_counter() - started)
 
 
@@ -319,16 +325,10 @@ def growth(samples: list[Sample], warmup_s: float, attr: str,
 
 # -- end to end ---------------------------------------------------------------------
 def e2e_soak(opts: SoakOptions, progress: Any = None) -> E2ESoak:
-    """The stream's first minutes through the simulator and the real daemon."""
-    from lpar_eventd.demo import free_port, write_config
-    from lpar_eventd.nova.compute_player import ComputePlayer
-    from lpar_eventd.nova.database import build_sqlite, sqlite_url
-    from lpar_eventd.nova.seed import seed_instances, specs_from_scenario
-    from lpar_eventd.scale import oracle
-    from lpar_eventd.scale.chaos import _NovaApi
-    from lpar_eventd.scale.faults import DaemonProcess
-    from lpar_eventd.simulator.config import SimConfig
-    from lpar_eventd.simulator.server import Simulator
+    """The stream's first minutes through a host stack (the engine embedded in
+    nova's nova-compute), nova-compute's RSS scraped from /metrics."""
+    from lpar_eventd.testbed.hoststack import (
+        HostOptions, HostStack, build_template, scratch_dir)
 
     say = progress or (lambda _m: None)
     lpars = opts.e2e_lpars or opts.lpars
@@ -338,37 +338,25 @@ def e2e_soak(opts: SoakOptions, progress: Any = None) -> E2ESoak:
     scenario = Scenario("soak", opts.seed, base.ms_uuid, base.lpars, base.vios, steps,
                         base.spawned)
     events = sum(1 for s in steps if isinstance(s, HostEvent))
-    work = opts.e2e_workdir or Path(tempfile.mkdtemp(prefix="lpar-eventd-soak-"))
+    work = opts.e2e_workdir or scratch_dir("lpar-eventd-soak-")
     work.mkdir(parents=True, exist_ok=True)
-    sim = daemon = db = None
     samples: list[Sample] = []
     pending_max = 0.0
     started = time.monotonic()
+    build_template(work / "nova-template.sqlite")
+    stack = HostStack(scenario, work / "host-0", work / "nova-template.sqlite",
+                      HostOptions(speed=opts.e2e_speed))
     try:
-        db = build_sqlite(work / "nova.sqlite")
-        db.dispose()
-        from lpar_eventd.nova.database import NovaDatabase
-        db = NovaDatabase(sqlite_url(work / "nova.sqlite", busy_timeout=15.0))
-        seed_instances(db, specs_from_scenario(scenario))
-        player = ComputePlayer(db)
-        nova_api = _NovaApi(player)
-        sim = Simulator(SimConfig(port=0, long_poll=1.0, max_queue=events + 10_000)).start()
-        sim.load(scenario)
-        port = free_port()
-        conf = work / "lpar-eventd.conf"
-        write_config(conf, sim_port=sim.http_port, nova_url=sqlite_url(work / "nova.sqlite"),
-                     metrics_port=port, speed=opts.e2e_speed)
-        daemon = DaemonProcess(conf, work / "lpar-eventd.log", port).start().healthy(120)
+        stack.start().healthy(120)
         say(f"  end to end: {lpars} LPARs, {events} events over {seconds / 60:g} min "
             f"at x{opts.e2e_speed:g}")
-        play = sim.play(scenario, speed=opts.e2e_speed, on_nova_change=nova_api.apply,
-                        load=False)
+        play = stack.play()
         t0 = time.monotonic()
         interval = opts.sample_every / opts.e2e_speed / 4   # 4 samples a minute
         settle_end = None
         drained_after = None
         while True:
-            m = daemon.scrape()
+            m = stack.scrape()
             at = (time.monotonic() - t0) * opts.e2e_speed
             pending = m.get(PREFIX + "pending_settles", 0.0)
             pending_max = max(pending_max, pending)
@@ -385,19 +373,14 @@ def e2e_soak(opts: SoakOptions, progress: Any = None) -> E2ESoak:
                     break
             time.sleep(interval)
         play.result()
-        managed = scenario.managed()
-        bad = oracle.nova_mismatches(managed, sim.lpars(), player)
+        stack.finish_changes()
+        view = stack.nova_view()
     finally:
-        if daemon is not None:
-            daemon.stop()
-        if sim is not None:
-            sim.stop()
-        if db is not None:
-            db.dispose()
+        stack.stop()
         if opts.e2e_workdir is None:
             shutil.rmtree(work, ignore_errors=True)
-    return E2ESoak(samples, events, opts.e2e_speed, lpars, len(bad), pending_max,
-                   time.monotonic() - started, drained_after)
+    return E2ESoak(samples, events, opts.e2e_speed, lpars, view.mismatch, pending_max,
+                   time.monotonic() - started, drained_after, as_json(view))
 
 
 # -- the picture -------------------------------------------------------------------
@@ -436,8 +419,10 @@ def plot(path: Path, engine: EngineSoak | None, e2e: E2ESoak | None,
     if e2e is not None:
         ax = axes[row][0]
         mins = [s.at / 60 for s in e2e.samples]
-        ax.plot(mins, [s.rss / 2**20 for s in e2e.samples], label="daemon RSS (/metrics)")
-        ax.set_title(f"end to end: real daemon, {e2e.lpars} LPARs, {e2e.events:,} events, "
+        ax.plot(mins, [s.rss / 2**20 for s in e2e.samples],
+                label="nova-compute RSS (/metrics)")
+        ax.set_title(f"end to end: engine in nova-compute, {e2e.lpars} LPARs, "
+                     f"{e2e.events:,} events, "
                      f"x{e2e.speed:g}")
         ax.set_xlabel("simulated minutes")
         ax.set_ylabel("MiB")
@@ -528,7 +513,7 @@ def _engine_figures(e: EngineSoak, warm: float) -> dict[str, Any]:
 
 def _e2e_figures(e: E2ESoak, warm: float) -> dict[str, Any]:
     return {"lpars": e.lpars, "events": e.events, "speed": e.speed,
-            "mismatches": e.mismatches, "pending_max": e.pending_max,
+            "mismatches": e.mismatches, "pending_max": e.pending_max, "nova": e.nova,
             "drained_after": e.drained_after,
             "samples": len(e.samples), "wall_seconds": round(e.wall_seconds, 1),
             "rss": growth(e.samples, warm, "rss")}
@@ -558,15 +543,20 @@ def report(f: dict[str, Any]) -> str:
     if "e2e" in f:
         x = f["e2e"]
         g = x["rss"]
-        lines.append(f"end to end (real daemon): {x['lpars']} LPARs, {x['events']:,} events "
+        lines.append(f"end to end (engine in nova-compute): {x['lpars']} LPARs, "
+                     f"{x['events']:,} events "
                      f"at x{x['speed']:g}, {x['wall_seconds']:.0f} s wall, pending max "
                      f"{x['pending_max']:.0f}, pending back to 0 "
                      + ("never" if x["drained_after"] is None
                         else f"{x['drained_after']:.1f} s after the storm")
                      + f", final mismatches {x['mismatches']}")
-        lines.append(f"  daemon RSS after warm-up {mib(g['start'])} -> end {mib(g['end'])} "
-                     f"(growth {g['growth_pct']:+.2f}%, max {mib(g['max'])}, "
+        lines.append(f"  nova-compute RSS after warm-up {mib(g['start'])} -> end "
+                     f"{mib(g['end'])} (growth {g['growth_pct']:+.2f}%, max {mib(g['max'])}, "
                      f"{g['max_growth_pct']:+.2f}%)")
+        if x.get("nova"):
+            lines.append("  what nova did: " + ", ".join(
+                f"{label.removeprefix('nova: ')} {x['nova'].get(key, 0)}"
+                for label, key in NOVA_VIEW_ROWS))
     if "png" in f:
         lines.append(f"curve: {f['png']}")
     return "\n".join(lines)

@@ -1,10 +1,10 @@
 """Play a scenario through a policy on a virtual clock (no network, no sleep).
 
 The world is the in-memory host and nova of ``engine.inmemory``; the sink
-plays nova-compute (it applies each lifecycle event to the instance's
-power_state unless the instance is gone, on another host or nova is
-mid-operation: those it refuses, and counts), so a policy's mistakes show up
-as final-state mismatches. Events close together (``batch_window``) reach
+is nova-compute by nova's own rules (``nova_rules.RulesCompute``: stale
+drops, the power-state sync, stops and forced stops that power LPARs off), so
+a policy's mistakes show up as nova's wrong actions and mismatches against
+what nova does when told the truth (``nova_judge``). Events close together (``batch_window``) reach
 the handler as one batch, as they would in one long-poll response; silent
 steps change the host without an event (lost events).
 """
@@ -20,12 +20,12 @@ from prometheus_client import CollectorRegistry
 
 from lpar_eventd.engine.events import Event
 from lpar_eventd.engine.handler import EngineConfig, Ports
-from lpar_eventd.engine.inmemory import (
-    FakeClock, MemoryHost, MemoryNova, MemoryNvram, MemorySink, drive)
+from lpar_eventd.engine.inmemory import FakeClock, MemoryHost, MemoryNova, MemoryNvram, drive
 from lpar_eventd.engine.registry import make_handler
 from lpar_eventd.metrics import SKIP_REASONS, Metrics
 from lpar_eventd.nova.hosts import resolve_host
-from lpar_eventd.scale import oracle
+from lpar_eventd.scale.nova_judge import NovaView, judge, tell_the_truth
+from lpar_eventd.scale.nova_rules import RulesCompute, apply_change
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
 
 __all__ = ["World", "RunResult", "play", "play_events", "lower_bound", "read_lower_bound",
@@ -57,8 +57,9 @@ class World:
 
     host: MemoryHost
     nova: MemoryNova
-    sink: MemorySink
+    sink: RulesCompute
     nvram: MemoryNvram
+    scenario: Scenario | None = None
 
     @classmethod
     def of(cls, scenario: Scenario, compute_host: str | None = None) -> "World":
@@ -68,7 +69,8 @@ class World:
             if spec.instance:
                 nova.add(spec.instance, spec.power_state, None, spec.vm_state,
                          resolve_host(spec.host, nova.compute_host))
-        return cls(host, nova, MemorySink(nova), MemoryNvram(host))
+        return cls(host, nova, RulesCompute(nova.compute_host, nova.instances, host.states),
+                   MemoryNvram(host), scenario)
 
     @property
     def compute_host(self) -> str:
@@ -77,7 +79,7 @@ class World:
     def apply(self, step: HostEvent | NovaChange) -> None:
         if isinstance(step, NovaChange):
             self._apply_nova(step)
-        elif step.lpar is not None:
+        elif step.lpar is not None and self.sink.takes(step.lpar, step.event_type):
             if step.event_type == "DELETE_URI":
                 self.host.states.pop(step.lpar, None)
             elif step.state is not None:
@@ -95,20 +97,30 @@ class World:
         inst = self.nova.instances.get(step.instance)
         if inst is None:
             return
-        inst.task_state = step.task_state
-        if step.power_state is not None:
-            inst.power_state = step.power_state
-        if step.vm_state is not None:
-            inst.vm_state = step.vm_state
-        if step.host is not None:
-            inst.host = resolve_host(step.host, this)
+        apply_change(inst, step, this)
 
-    def mismatches(self, managed: dict[str, str]) -> list[str]:
-        """LPARs whose nova power_state is not what their final state means
-        (instances of other hosts are not this host's to judge)."""
-        return oracle.mismatches(managed, self.host.states,
-                                 {u: i.info() for u, i in self.nova.instances.items()},
-                                 self.nova.compute_host)
+    def view(self, residual: bool = True) -> NovaView:
+        """Nova's whole view of the run so far, judged against the scenario's
+        truth (``nova_judge``); with ``residual`` nova's periodic sync runs
+        once (it changes the world: call it at the end)."""
+        assert self.scenario is not None, "World.of(scenario) knows the truth"
+        rules = self.sink.rules
+        actions = [(r.instance, r.action or "") for r in rules.actions()]
+        stale = sum(1 for r in rules.reactions if r.outcome == "stale")
+        final = {u: (i.vm_state, i.power_state) for u, i in self.nova.instances.items()}
+        changed = 0
+        if residual:
+            rules.periodic()
+            changed = sum(1 for u, i in self.nova.instances.items()
+                          if final.get(u) != (i.vm_state, i.power_state))
+        return judge(tell_the_truth(self.scenario, self.compute_host), actions, final,
+                     stale, changed)
+
+    def mismatches(self, managed: dict[str, str] | None = None) -> list[str]:
+        """Instances whose (vm_state, power_state) is not what nova's rules give
+        when told the truth (nova_judge; instances of other hosts included:
+        nova's rules leave them alone, as the truth does)."""
+        return self.view(residual=False).examples["mismatch"]
 
 
 @dataclass
@@ -151,16 +163,18 @@ def play(scenario: Scenario, policy_name: str, config: EngineConfig | None = Non
     tail = config.max_wait_seconds + config.settle_seconds + 120.0
     drive(handler, clock, scenario.duration + tail)
     wall = time.perf_counter() - started
+    finals = {u: i.power_state for u, i in sorted(world.nova.instances.items())}
+    reactions = world.sink.rules.reactions
+    view = world.view()
     return RunResult(
-        policy_name, _figures(metrics), world.mismatches(scenario.managed()),
-        *_settle_quantiles(world.sink.events), wall,
+        policy_name, {**_figures(metrics), **view.figures()},
+        view.examples["mismatch"], *_settle_quantiles(world.sink.events), wall,
         len(scenario.host_events()),
         {"pending_after": len(handler.queue), "idle": handler.idle(),
          "leaked_timers": len(getattr(handler, "timers", {})),
-         "refused_other_host": world.nova.refused["other_host"],
-         "refused_task_state": world.nova.refused["task_state"],
-         "final_power_states": {u: i.power_state
-                                for u, i in sorted(world.nova.instances.items())}})
+         "refused_other_host": sum(1 for r in reactions if r.outcome == "other_host"),
+         "refused_task_state": sum(1 for r in reactions if r.outcome == "task_state"),
+         "final_power_states": finals})
 
 
 def play_events(events: Iterable[Event], policy_name: str, world: World,

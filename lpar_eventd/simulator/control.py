@@ -9,6 +9,9 @@ simulator and for harnesses in another process:
     POST   /sim/lpars                       {"uuid", "state"?, "name"?}: ADD_URI
     POST   /sim/lpars/{uuid}/state          {"state": "running"}
     POST   /sim/lpars/{uuid}/op             {"op": "reboot", "speed"?}
+    POST   /sim/lpars/{uuid}/power          {"action": "off"|"on", "speed"?}: a
+                                            management power call; answers when
+                                            its events are out: {"changed", "state"}
     POST   /sim/scenario                    {"name", "lpars"?, "seed"?, "speed"?}
     POST   /sim/replay                      {"path", "speed"?}
     POST   /sim/events                      {"count", "detail"?, "type"?}
@@ -96,6 +99,19 @@ async def operate(request: web.Request) -> web.Response:
     return _ok()
 
 
+async def power(request: web.Request) -> web.Response:
+    data = await _json(request)
+    core = _core(request)
+    uuid = request.match_info["uuid"]
+    try:
+        task = core.power(uuid, str(data.get("action", "")), data.get("speed"))
+    except ValueError as exc:
+        raise ControlError(400, str(exc)) from None
+    if task is not None:
+        await task
+    return _ok(changed=task is not None, state=core.host.lpar(uuid).state)
+
+
 async def scenario(request: web.Request) -> web.Response:
     data = await _json(request)
     sc = build(str(data["name"]), int(data.get("lpars", 50)), int(data.get("seed", 1)))
@@ -156,6 +172,7 @@ def routes() -> list[web.RouteDef]:
             web.get("/sim/lpars", lpars), web.post("/sim/lpars", add_lpar),
             web.post("/sim/lpars/{uuid}/state", set_state),
             web.post("/sim/lpars/{uuid}/op", operate),
+            web.post("/sim/lpars/{uuid}/power", power),
             web.post("/sim/scenario", scenario), web.post("/sim/replay", replay),
             web.post("/sim/events", push_events), web.post("/sim/faults", arm_fault),
             web.delete("/sim/faults", clear_faults), web.post("/sim/restart", restart),

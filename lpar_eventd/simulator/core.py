@@ -23,12 +23,15 @@ from lpar_eventd.simulator.counters import Counters
 from lpar_eventd.simulator.faults import Faults
 from lpar_eventd.simulator.host import Host
 from lpar_eventd.simulator.operations import operation_steps
-from lpar_eventd.simulator.partition import check_state
-from lpar_eventd.simulator.player import NovaCallback, play
+from lpar_eventd.simulator.partition import POWER_OFF_FROM, check_state
+from lpar_eventd.simulator.player import Gate, NovaCallback, play
 from lpar_eventd.simulator.queues import EventQueues
 from lpar_eventd.simulator.replay import ReplayEvent
 
 __all__ = ["SimCore"]
+
+#: States already on their way somewhere: a power-off ends them at once.
+_OP_IN_FLIGHT = frozenset({"shutting down", "suspending", "resuming"})
 
 _MS_IN_PATH = re.compile(r"/ManagedSystem/([0-9A-Fa-f-]{36})")
 
@@ -53,20 +56,22 @@ class SimCore:
 
     # -- plays -------------------------------------------------------------------
     def _start(self, steps: Sequence[HostEvent | NovaChange], speed: float | None,
-               on_nova_change: NovaCallback | None = None) -> asyncio.Task[int]:
+               on_nova_change: NovaCallback | None = None,
+               scripted: bool = True, gate: Gate | None = None) -> asyncio.Task[int]:
         task = asyncio.get_running_loop().create_task(
-            play(steps, speed or self.config.speed, self.host, on_nova_change))
+            play(steps, speed or self.config.speed, self.host, on_nova_change, scripted,
+                 gate))
         self._plays.add(task)
         task.add_done_callback(self._plays.discard)
         return task
 
     def play(self, scenario: Scenario, speed: float | None = None,
              on_nova_change: NovaCallback | None = None,
-             load: bool = True) -> asyncio.Task[int]:
+             load: bool = True, gate: Gate | None = None) -> asyncio.Task[int]:
         """Load the scenario's world (unless ``load`` is False) and play it."""
         if load:
             self.host.load(scenario)
-        return self._start(scenario.steps, speed, on_nova_change)
+        return self._start(scenario.steps, speed, on_nova_change, gate=gate)
 
     def replay(self, events: Sequence[ReplayEvent],
                speed: float | None = None) -> asyncio.Task[int]:
@@ -86,6 +91,40 @@ class SimCore:
         steps = operation_steps(part, op, self.host.ms_uuid, next(self._seeds))
         return self._start(steps, speed)
 
+    def power(self, uuid: str, action: str,
+              speed: float | None = None) -> asyncio.Task[int] | None:
+        """A management power call (nova's driver: PowerOff / PowerOn job).
+
+        The LPAR is taken over from its scenario (``Host.held``): whatever the
+        script had its guest do next (the rest of a reboot, a boot) no longer
+        happens; nova decides its power now. ``off`` from a state PowerVM can
+        stop (running, starting, open firmware, error, shutting down,
+        suspending, resuming) puts it through a shutdown's events, ``on``
+        from ``not activated`` through a boot's (as scenarios generate them).
+        None when it already is where the call wants it: no events, as
+        PowerVM answers a power-off of a stopped LPAR. Raises
+        UnknownPartition, or ValueError for another action.
+        """
+        part = self.host.lpar(uuid)
+        if action not in ("off", "on"):
+            raise ValueError(f"unknown power action {action!r}; choose from off, on")
+        self.host.held.add(part.uuid)
+        self.counters.add_label("power_calls", action)
+        if action == "off":
+            if part.state not in POWER_OFF_FROM:
+                return None
+            if part.state in _OP_IN_FLIGHT:
+                steps = [HostEvent(0.0, "MODIFY_URI", self.host.lpar_path(part.uuid),
+                                   "PartitionState,Other", part.uuid, "not activated")]
+            else:
+                steps = operation_steps(part, "shutdown", self.host.ms_uuid,
+                                        next(self._seeds))
+        else:
+            if part.state != "not activated":
+                return None
+            steps = operation_steps(part, "boot", self.host.ms_uuid, next(self._seeds))
+        return self._start(steps, speed, scripted=False)
+
     def cancel_plays(self) -> int:
         for task in list(self._plays):
             task.cancel()
@@ -100,7 +139,8 @@ class SimCore:
         """Change an LPAR's state now, with its PartitionState event."""
         part = self.host.lpar(uuid)
         self.host.apply(HostEvent(0.0, "MODIFY_URI", self.host.lpar_path(part.uuid),
-                                  "PartitionState,Other", part.uuid, check_state(state)))
+                                  "PartitionState,Other", part.uuid, check_state(state)),
+                        scripted=False)
 
     def add_lpar(self, uuid: str, state: str = "not activated",
                  name: str | None = None, event: bool = True) -> None:
@@ -120,7 +160,7 @@ class SimCore:
             uuid = uuids[i % len(uuids)]
             path = (self.host.lpar_path(uuid) if uuid
                     else f"/rest/api/uom/ManagedSystem/{self.host.ms_uuid}")
-            self.host.apply(HostEvent(0.0, event_type, path, detail, uuid))
+            self.host.apply(HostEvent(0.0, event_type, path, detail, uuid), scripted=False)
         return count
 
     async def push_events_chunked(self, count: int, detail: str = "ReferenceCode,Other",

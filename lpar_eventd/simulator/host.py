@@ -50,6 +50,9 @@ class Host:
         self._partition_ids = itertools.count(2)
         self.broadcast: Callable[[wire.FeedEvent], None] = lambda event: None
         self.cache_cleared: Callable[[], None] = lambda: None
+        #: LPARs whose power a management call took over (``power``): the
+        #: scenario's own later steps for them are no longer played.
+        self.held: set[str] = set()
 
     # -- the world -------------------------------------------------------------
     def load(self, scenario: Scenario) -> None:
@@ -57,6 +60,7 @@ class Host:
         self.ms_uuid = scenario.ms_uuid
         self.lpars.clear()
         self.vios.clear()
+        self.held.clear()
         for spec in scenario.lpars.values():
             self.add_lpar(spec.uuid, spec.state, spec.name)
         for number, uuid in enumerate(scenario.vios, 1):
@@ -103,12 +107,24 @@ class Host:
         self.broadcast(event)
         return event
 
-    def apply(self, step: HostEvent) -> None:
-        """Apply one host event to the model, then queue it (unless the
-        step is silent: the change happens, its event is lost)."""
+    def apply(self, step: HostEvent, scripted: bool = True) -> None:
+        """Apply one host event to the model, then queue it (unless the step
+        is silent: the change happens, its event is lost).
+
+        A scripted step (a scenario's, a replay's) of an LPAR that a power
+        call took over is dropped and counted (``steps_superseded``): the
+        script says what the guest would have done, and once nova powered
+        the LPAR off the guest does nothing more. Its DELETE_URI still
+        applies (nova deletes what it stopped).
+        """
         etype = step.event_type
         if etype in _PER_CLIENT:
             return
+        if scripted and self.held and step.lpar and step.lpar.upper() in self.held:
+            if etype != "DELETE_URI":
+                self.counters.add("steps_superseded")
+                return
+            self.held.discard(step.lpar.upper())
         if etype == "CACHE_CLEARED":
             self.counters.add_label("events_produced", etype)
             self.cache_cleared()

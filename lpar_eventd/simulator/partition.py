@@ -16,7 +16,8 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 
-__all__ = ["STATES", "OPERATIONS", "Partition", "InvalidOperation", "InvalidState"]
+__all__ = ["STATES", "OPERATIONS", "POWER_OFF_FROM", "Partition", "InvalidOperation",
+           "InvalidState"]
 
 # Every PartitionState value NovaLink reports (NOTES.md).
 STATES: frozenset[str] = frozenset({
@@ -25,6 +26,11 @@ STATES: frozenset[str] = frozenset({
     "resuming", "migrating not active", "migrating running", "Unknown"})
 
 _RUNNING = frozenset({"running", "open firmware"})
+
+#: States a PowerOff job stops (as nova's PowerVM driver treats them).
+POWER_OFF_FROM: frozenset[str] = frozenset({
+    "running", "starting", "open firmware", "error", "shutting down", "suspending",
+    "resuming"})
 _OFF = frozenset({"not activated", "error"})
 
 # operation -> the states it may start from (None: any state).

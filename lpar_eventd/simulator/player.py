@@ -21,16 +21,27 @@ from collections.abc import Callable, Sequence
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange
 from lpar_eventd.simulator.host import Host
 
-__all__ = ["play", "NovaCallback"]
+__all__ = ["play", "NovaCallback", "Gate"]
 
 LOG = logging.getLogger(__name__)
 
 NovaCallback = Callable[[NovaChange], None]
+#: Given a host event about to be played, what it must wait for first (a
+#: harness's pending nova write that causes it), or None.
+Gate = Callable[[HostEvent], "concurrent.futures.Future[object] | None"]
 
 
 async def play(steps: Sequence[HostEvent | NovaChange], speed: float, host: Host,
-               on_nova_change: NovaCallback | None = None) -> int:
-    """Apply every step at its (compressed) time; returns host events applied."""
+               on_nova_change: NovaCallback | None = None, scripted: bool = True,
+               gate: Gate | None = None) -> int:
+    """Apply every step at its (compressed) time; returns host events applied.
+
+    ``scripted=False`` for the steps of a management call (``SimCore.power``),
+    which apply even to an LPAR whose script that call superseded. ``gate``
+    keeps causality with the harness's nova: a host event that an operation
+    of nova's causes (the host powers an LPAR off because nova set
+    powering-off) is not played before nova's write of it is done.
+    """
     if speed <= 0:
         raise ValueError("speed must be > 0")
     loop = asyncio.get_running_loop()
@@ -47,7 +58,10 @@ async def play(steps: Sequence[HostEvent | NovaChange], speed: float, host: Host
             if delay > 0:
                 await asyncio.sleep(delay)
             if isinstance(step, HostEvent):
-                host.apply(step)
+                cause = gate(step) if gate is not None else None
+                if cause is not None and not cause.done():
+                    await asyncio.wrap_future(cause)
+                host.apply(step, scripted)
                 applied += 1
             elif on_nova_change is not None:
                 pending.append(nova.submit(_call_nova, on_nova_change, step))

@@ -33,7 +33,7 @@ from lpar_eventd.simulator.app import build_app
 from lpar_eventd.simulator.config import SimConfig
 from lpar_eventd.simulator.core import SimCore
 from lpar_eventd.simulator.faults import Fault
-from lpar_eventd.simulator.player import NovaCallback
+from lpar_eventd.simulator.player import Gate, NovaCallback
 from lpar_eventd.simulator.replay import ReplayEvent
 
 __all__ = ["Simulator"]
@@ -181,9 +181,11 @@ class Simulator:
 
     def play(self, scenario: Scenario, speed: float | None = None,
              on_nova_change: NovaCallback | None = None,
-             load: bool = True) -> concurrent.futures.Future[int]:
-        """Load and play a scenario; ``on_nova_change`` runs on the sim thread."""
-        return self._task_future(self._core.play, scenario, speed, on_nova_change, load)
+             load: bool = True, gate: Gate | None = None) -> concurrent.futures.Future[int]:
+        """Load and play a scenario; ``on_nova_change`` runs on the sim thread,
+        ``gate`` (see ``player.play``) on the loop."""
+        return self._task_future(self._core.play, scenario, speed, on_nova_change, load,
+                                 gate)
 
     def replay(self, events: Sequence[ReplayEvent],
                speed: float | None = None) -> concurrent.futures.Future[int]:
@@ -193,6 +195,22 @@ class Simulator:
                 speed: float | None = None) -> concurrent.futures.Future[int]:
         """boot/shutdown/reboot/flap/suspend/resume/migrate/crash/delete an LPAR."""
         return self._task_future(self._core.operate, uuid, op, speed)
+
+    def power(self, uuid: str, action: str, speed: float | None = None,
+              timeout: float = _CALL_TIMEOUT) -> bool:
+        """Power an LPAR ``off`` or ``on`` as a management call and wait until
+        its events are out; False when it already was (see ``SimCore.power``)."""
+        result: concurrent.futures.Future[int | None] = concurrent.futures.Future()
+
+        def launch() -> None:
+            task = self._core.power(uuid, action, speed)
+            if task is None:
+                result.set_result(None)
+            else:
+                task.add_done_callback(lambda t: _copy_result(t, result))
+
+        self.call(launch)
+        return result.result(timeout) is not None
 
     def load(self, scenario: Scenario) -> None:
         """Take a scenario's starting world without playing its steps."""
@@ -269,7 +287,8 @@ class Simulator:
         return self.core
 
 
-def _copy_result(task: asyncio.Task[int], future: concurrent.futures.Future[int]) -> None:
+def _copy_result(task: asyncio.Task[int],
+                 future: concurrent.futures.Future[Any]) -> None:
     if task.cancelled():
         future.cancel()
     elif task.exception() is not None:

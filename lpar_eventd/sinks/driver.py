@@ -6,26 +6,9 @@ becomes a ``nova.virt.event.LifecycleEvent`` handed to the compute driver's
 same path a libvirt or PowerVM driver's own events take; the manager then
 syncs the instance's power state).
 
-Embedding lpar_eventd's handler in a compute driver, in place of the
-driver's own NovaLink event handler:
-
-1. In ``init_host`` (after the pypowervm Session exists), build the ports:
-   the NovaLink state reader over the driver's adapter, a
-   ``ConductorLookup()`` (nova-compute has already set the conductor
-   indirection API and nova's transport: they are reused, no new
-   connection), ``DriverSink(self)`` and, if the driver stores NVRAM, a
-   ``DirectoryStore`` or the driver's own store behind the NvramStore port.
-2. Build ``DefaultHandler(Ports(...), EngineConfig(compute_host=CONF.host,
-   ...), executor=<a small thread pool>)`` (the compute manager's own host:
-   instances of other hosts are skipped) and start lpar_eventd's NovaLink source on the driver's
-   session with ``handler.accept_batch`` as its callback; run
-   ``handler.run_due`` from one scheduler thread (the daemon's service
-   module shows the loop).
-3. Do not register the driver's previous event handler with the session's
-   EventListener: two handlers would both emit.
-4. In ``cleanup_host``: stop the source, ``handler.shutdown("cancel")``
-   (what nova-compute itself does with pending lifecycle events on host
-   shutdown), then close the sink.
+A compute driver embeds lpar_eventd with ``lpar_eventd.embed`` (``start``
+from ``init_host``, ``stop`` from ``cleanup_host``), which puts this sink
+first; deploy/README.md shows the few lines a PowerVM driver adds.
 
 Failure: nova's ``emit_event`` logs and discards when no compute manager
 has registered its callback yet, and swallows the callback's exceptions.

@@ -11,7 +11,7 @@ time): the engine's retry of the same settle keeps all four. The record of
 partial deliveries is bounded; past the bound the oldest is forgotten (its
 retry would then reach every sink again, which each tolerates).
 
-    sink = TeeSink(LogSink(), ComputePlayer(db))
+    sink = TeeSink(DriverSink(compute_driver), LogSink())
 """
 
 from __future__ import annotations

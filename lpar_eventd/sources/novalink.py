@@ -114,16 +114,23 @@ def _app_id(adapter: pvm_adapter.Adapter) -> str:
 
 
 class NovaLinkSource:
-    """Long-polls the event feed on its own thread; hands each response over."""
+    """Long-polls the event feed on its own thread; hands each response over.
+
+    It logs on itself (``connect``), or reads through an adapter it borrows
+    (``on_adapter``: a compute driver's, inside nova-compute), which it never
+    logs off nor discards: pypowervm's Session logs on again after a 401 by
+    itself, and the session belongs to the driver.
+    """
 
     def __init__(self, settings: NovaLinkSettings, metrics: Metrics,
                  clock: Clock | None = None,
                  connect_fn: Callable[[NovaLinkSettings], Any] = connect,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, owns_session: bool = True):
         self._settings = settings
         self._metrics = metrics
         self._clock = clock or MonotonicClock()
         self._connect = connect_fn
+        self._owns_session = owns_session
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -134,6 +141,16 @@ class NovaLinkSource:
         #: the last failed read, one line and no secrets (None once a read succeeds)
         self.last_error: str | None = None
         self.reconnects = 0
+
+    @classmethod
+    def on_adapter(cls, adapter: Any, metrics: Metrics,
+                   settings: NovaLinkSettings | None = None) -> "NovaLinkSource":
+        """A source reading the feed through ``adapter`` (a pypowervm Adapter
+        someone else logged on), as a compute driver's own event listener
+        would; ``settings`` only for the backoff and poll timing."""
+        settings = settings or NovaLinkSettings(host=adapter.session.host)
+        return cls(settings, metrics, connect_fn=lambda _settings: adapter,
+                   owns_session=False)
 
     # -- lifecycle -----------------------------------------------------------
     def start(self, on_batch: Callable[[Sequence[Event]], None]) -> None:
@@ -152,7 +169,7 @@ class NovaLinkSource:
             thread.join(timeout)
         with self._adapter_lock:
             adapter, self._adapter = self._adapter, None
-        if adapter is not None:
+        if adapter is not None and self._owns_session:
             _log_off(adapter.session)
         self._metrics.source_up.set(0)
 
@@ -176,7 +193,8 @@ class NovaLinkSource:
                 self._adapter = fresh
             current = self._adapter
         if current is not fresh:
-            _log_off(fresh.session)
+            if self._owns_session:
+                _log_off(fresh.session)
             if current is None:
                 raise SourceStopped("the NovaLink source was stopped during logon")
         return current
@@ -235,7 +253,7 @@ class NovaLinkSource:
         if _needs_new_session(exc):
             with self._adapter_lock:
                 dead, self._adapter = self._adapter, None
-            if dead is not None:
+            if dead is not None and self._owns_session:
                 _forget_session(dead.session)
             self.reconnects += 1
             self._metrics.source_reconnects.inc()

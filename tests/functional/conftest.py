@@ -1,22 +1,31 @@
 """Shared functional fixtures: a NovaLink simulator on loopback, its TLS files,
-pypowervm sessions against it, and a polling wait (tests never sleep blindly).
+pypowervm sessions against it, host stacks (simulator, nova's database and
+nova's own nova-compute, with or without the engine embedded) and a polling
+wait (tests never sleep blindly).
 
     def test_x(simulator, pvm_session, wait_until):
         session = pvm_session()                  # password auth, plain HTTP
         wait_until(lambda: simulator.status()["clients"] == 1)
+
+    def test_y(host_stack):
+        stack = host_stack(scenario, mode="none", speed=10)   # started, healthy
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lpar_eventd.scale.scenarios import Scenario
 from lpar_eventd.simulator import SimConfig, Simulator
 from lpar_eventd.simulator.tls import TlsFiles, make_test_pki
+from lpar_eventd.testbed.hoststack import HostOptions, HostStack, build_template, scratch_dir
 
 USER, PASSWORD = "hscroot", "abc123"
 # Short enough to keep tests fast, far below pypowervm's read timeout.
@@ -97,3 +106,29 @@ def wait_until() -> Callable[..., Any]:
             time.sleep(interval)
     return wait
 
+
+@pytest.fixture(scope="session")
+def stack_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """nova's schema once per session (WAL journal, as campaigns use it)."""
+    path = tmp_path_factory.mktemp("stack-template") / "nova.sqlite"
+    build_template(path)
+    return path
+
+
+@pytest.fixture
+def host_stack(stack_template: Path) -> Iterator[Callable[..., HostStack]]:
+    """Factory of started, healthy host stacks (on tmpfs, as campaigns run
+    them); all stopped and their files removed at teardown."""
+    stacks: list[HostStack] = []
+    work = scratch_dir("lpar-eventd-test-")
+
+    def make(scenario: Scenario, **options: Any) -> HostStack:
+        stack = HostStack(scenario, work / f"host-{len(stacks)}", stack_template,
+                          HostOptions(**options), index=len(stacks))
+        stacks.append(stack)
+        return stack.start().healthy()
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+    shutil.rmtree(work, ignore_errors=True)

@@ -17,7 +17,7 @@ import pytest
 
 from lpar_eventd.cmd import daemon as daemon_cmd
 from lpar_eventd.cmd import sim as sim_cmd
-from lpar_eventd.demo import free_port, write_config
+from lpar_eventd.testbed.procs import free_port, write_engine_config
 from lpar_eventd.nova.database import sqlite_url
 
 BIN = Path(sys.executable).parent
@@ -93,8 +93,8 @@ def conf_file(tmp_path: Path):
     """Write a daemon config with ``extra`` appended (later keys win per group)."""
     def write(extra: str = "", drop: str = "") -> Path:
         path = tmp_path / "bad.conf"
-        write_config(path, sim_port=1, nova_url=sqlite_url(tmp_path / "nova.sqlite"),
-                     metrics_port=free_port(), speed=1.0, extra=extra)
+        write_engine_config(path, sim_port=1, nova_url=sqlite_url(tmp_path / "nova.sqlite"),
+                            metrics_port=free_port(), speed=1.0, extra=extra)
         if drop:
             path.write_text("\n".join(line for line in path.read_text().splitlines()
                                       if not line.startswith(drop)))
@@ -192,8 +192,8 @@ def test_metrics_port_in_use_is_one_line_and_exit_1(conf_file, nova_db_path, tmp
     busy.listen()
     port = busy.getsockname()[1]
     conf = tmp_path / "busy.conf"
-    write_config(conf, sim_port=1, nova_url=sqlite_url(nova_db_path),
-                 metrics_port=port, speed=1.0)
+    write_engine_config(conf, sim_port=1, nova_url=sqlite_url(nova_db_path),
+                        metrics_port=port, speed=1.0)
     try:
         proc = subprocess.run([sys.executable, "-m", "lpar_eventd.cmd.daemon",
                                "--config-file", str(conf)], capture_output=True,

@@ -404,7 +404,7 @@ def test_the_daemon_configured_for_nova_compute_delivers_what_it_decides(
     standard messaging options in its file) against the simulator: an
     out-of-band power-off wave; every decision it logs reaches the receiver,
     and emit_event, once."""
-    from lpar_eventd.demo import total
+    from lpar_eventd.testbed.procs import total
     from lpar_eventd.nova.seed import specs_from_scenario
     from lpar_eventd.scale import scenarios
     from lpar_eventd.simulator.config import SimConfig

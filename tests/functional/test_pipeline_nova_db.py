@@ -1,16 +1,18 @@
-"""The whole pipeline on real parts: simulator -> pypowervm -> engine -> real nova.
+"""The whole pipeline on real parts: simulator -> pypowervm -> engine -> nova.
 
-NovaLink is the simulator on loopback, read by the real pypowervm client
-(``NovaLinkSource``, ``NovaLinkStateReader``); the engine runs on the
-runtime's threads; nova is a real nova cell database (sqlite, nova's own
-schema) read through nova.objects by the ``database`` lookup; nova-compute
-is played by ``ComputePlayer`` writing real rows; every decision is also
-logged and published as a notification; NVRAM goes through pypowervm into
-the directory store. An LPAR only converges when the right lifecycle event
-reached a real nova row, so a final-state mismatch is a real bug.
+One host stack per test (``testbed.hoststack``): NovaLink is the simulator on
+loopback; nova is nova's own nova-compute for the host (its ComputeManager,
+the simulated host's driver reading LPARs through pypowervm) on a real nova
+cell database (sqlite, nova's own schema), with the engine embedded in it as
+a PowerVM driver runs it; nova-api's side of each scenario is written through
+nova objects; NVRAM goes through pypowervm into the directory store. Every
+decision reaches nova's own lifecycle handling, and nova's whole view is
+judged at the end (``nova_judge``): no action the scenario's truth did not
+call for, no (vm_state, power_state) other than nova's own rules give when
+told the truth.
 
 Time is compressed: the simulator plays scenarios ``SPEED`` times faster and
-the engine's windows are divided by the same factor (``compressed``).
+the engine's windows are divided by the same factor.
 """
 
 from __future__ import annotations
@@ -18,10 +20,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import queue
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,275 +29,97 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nova.compute import power_state
 from prometheus_client import CollectorRegistry
 
-from lpar_eventd.engine.handler import BaseHandler, EngineConfig, Ports
-from lpar_eventd.engine.registry import make_handler
 from lpar_eventd.metrics import Metrics
-from lpar_eventd.nova.compute_player import ComputePlayer
-from lpar_eventd.nova.database import NovaDatabase, sqlite_url
-from lpar_eventd.nova.lookup import DatabaseLookup
-from lpar_eventd.nova.seed import seed_instances, specs_from_scenario
-from lpar_eventd.nvram import DirectoryStore, PypowervmNvramFetcher, make_store
-from lpar_eventd.runtime import Runtime, make_pool
-from lpar_eventd.scale import oracle, scenarios
+from lpar_eventd.nvram import DirectoryStore
+from lpar_eventd.scale import scenarios
+from lpar_eventd.scale.faults import NovaDbFaults
 from lpar_eventd.scale.scenarios import HostEvent, NovaChange, Scenario
 from lpar_eventd.scale.virtual import lower_bound
 from lpar_eventd.simulator import server as sim_server
 from lpar_eventd.simulator.config import SimConfig
 from lpar_eventd.simulator.core import SimCore
 from lpar_eventd.simulator.server import Simulator
-from lpar_eventd.sinks.log import LogSink
-from lpar_eventd.sinks.notifier import EVENT_TYPE, NotificationSink
-from lpar_eventd.sinks.tee import TeeSink
+from lpar_eventd.sinks.notifier import EVENT_TYPE
 from lpar_eventd.sources.novalink import (
     NovaLinkSettings, NovaLinkSource, NovaLinkStateReader)
+from lpar_eventd.testbed.procs import total
 
 from tests.functional.conftest import PASSWORD, TEST_LONG_POLL, USER
-from tests.functional.test_pipeline_memory_nova import compressed
 
 pytestmark = pytest.mark.slow
 
 LOG = logging.getLogger(__name__)
 
-# 10x, not more: nova's sqlite takes one writer at a time (~25 ms a write
-# here, under the pipeline's reads); faster, nova-api falls behind the
-# scenario and LPARs settle before nova has recorded its own operations.
 SPEED = 10.0
 LPARS = 50
-#: how long the handler must stay idle to call a run settled (> settle window)
-QUIET = 1.0
 
 
-# -- the harness ---------------------------------------------------------------
-class CountingReader:
-    """The NovaLink state reader, counting reads per LPAR (who settled how often)."""
-
-    def __init__(self, reader: NovaLinkStateReader):
-        self._reader = reader
-        self._lock = threading.Lock()
-        self.reads: Counter[str] = Counter()
-
-    def read_state(self, lpar_uuid: str) -> str:
-        with self._lock:
-            self.reads[lpar_uuid.upper()] += 1
-        return self._reader.read_state(lpar_uuid)
-
-    def list_lpars(self) -> Any:
-        return self._reader.list_lpars()
+def run_storm(stack: Any, timeout: float = 120.0) -> dict[str, float]:
+    """Play the stack's scenario, let it settle; the engine's figures."""
+    stack.wait_quiet(timeout=30)                # the start-up resync
+    stack.play().result(timeout=timeout)
+    return settle(stack)
 
 
-class NovaApi:
-    """nova-api and the operations it drives, on a thread of their own.
-
-    The scenario's NovaChange steps arrive on the simulator's event loop;
-    writing nova rows there would stall every NovaLink request behind an
-    sqlite write (and its busy wait). Changes are applied in order, a few
-    milliseconds after their scenario time, as nova would.
-    """
-
-    def __init__(self, player: ComputePlayer):
-        self._player = player
-        self._changes: queue.Queue[NovaChange | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="nova-api", daemon=True)
-        self._thread.start()
-
-    def __call__(self, change: NovaChange) -> None:
-        self._changes.put(change)
-
-    def _run(self) -> None:
-        while (change := self._changes.get()) is not None:
-            try:
-                self._apply(change)
-            except Exception:  # a logged boundary: the mismatch check will tell
-                LOG.exception("nova change %s failed", change)
-            finally:
-                self._changes.task_done()
-        self._changes.task_done()
-
-    def _apply(self, change: NovaChange) -> None:
-        """sqlite allows one writer: under the pipeline's reads a write can
-        find the database locked, and nova's DB layer retries such errors
-        (oslo.db's wrap_db_retry); so does the player."""
-        if not self._player.apply_change_retried(change):
-            raise RuntimeError(f"nova change {change} still failed after retries")
-
-    def drain(self) -> None:
-        """Wait until every change handed over so far is in the database."""
-        self._changes.join()
-
-    def close(self) -> None:
-        self._changes.put(None)
-        self._thread.join(10)
+def settle(stack: Any) -> dict[str, float]:
+    stack.finish_changes()
+    stack.wait_delivered()
+    assert stack.wait_quiet(timeout=60, still_for=60.0 / SPEED + 1.5)
+    return stack.scrape()
 
 
-@dataclass
-class Pipeline:
-    """One running daemon-like pipeline and what it talks to."""
-
-    metrics: Metrics
-    source: NovaLinkSource
-    handler: BaseHandler
-    runtime: Runtime
-    reader: CountingReader
-    player: ComputePlayer
-    nova_api: NovaApi
-    log: LogSink
-    notifier: NotificationSink
-    nvram: DirectoryStore
-
-    def value(self, name: str, **labels: str) -> float:
-        return self.metrics.value(name, **labels)
-
-    def total(self, name: str) -> float:
-        return self.metrics.total(name)
-
-    def wait_settled(self, timeout: float = 30.0) -> float:
-        """Wait until nothing is pending or running for QUIET seconds; returns
-        when it became idle (monotonic)."""
-        self.nova_api.drain()
-        deadline = time.monotonic() + timeout
-        idle_since: float | None = None
-        while time.monotonic() < deadline:
-            now = time.monotonic()
-            if self.handler.idle():
-                idle_since = idle_since or now
-                if now - idle_since >= QUIET:
-                    return idle_since
-            else:
-                idle_since = None
-            time.sleep(0.05)
-        pytest.fail(f"pipeline still busy after {timeout}s: "
-                    f"{self.value('pending_settles')} pending")
-
-    def figures(self) -> dict[str, float]:
-        return {
-            "events_received": self.total("events_received_total"),
-            "coalesced": self.total("events_coalesced_total"),
-            "state_reads": self.total("state_reads_total"),
-            "get_instance_calls": self.total("get_instance_calls_total"),
-            "lifecycle_events": self.total("lifecycle_events_emitted_total"),
-            "decisions": self.decisions(),
-            "nvram_stores": self.value("nvram_stores_total", result="ok"),
-            "resyncs": self.total("resyncs_total"),
-            "retries": self.total("retries_total"),
-            "reconnects": self.value("source_reconnects_total"),
-            **{"skipped_" + reason: self.value("events_skipped_total", reason=reason)
-               for reason in ("unchanged_state", "task_state", "no_transition",
-                              "instance_not_found", "lpar_gone")},
-        }
-
-    def decisions(self) -> float:
-        """Settles that reached a decision about a nova instance."""
-        return (self.total("lifecycle_events_emitted_total")
-                + self.value("events_skipped_total", reason="no_transition")
-                + self.value("events_skipped_total", reason="task_state"))
+def clean(view: Any) -> tuple[int, int, int]:
+    return view.wrong_nova_actions, view.missed_nova_actions, view.mismatch
 
 
-@contextmanager
-def pipeline(port: int, lookup: DatabaseLookup, nova: NovaDatabase, tmp_path: Path,
-             transport_url: str = "fake:/") -> Iterator[Pipeline]:
-    """Start source, handler and runtime against the simulator on ``port``."""
-    metrics = Metrics(CollectorRegistry())
-    source = NovaLinkSource(NovaLinkSettings(
-        host="127.0.0.1", port=port, protocol="http", username=USER,
-        password=PASSWORD, timeout=10.0, backoff_max=2.0), metrics)
-    reader = CountingReader(NovaLinkStateReader(source.adapter))
-    player = ComputePlayer(nova)
-    nova_api = NovaApi(player)
-    log = LogSink()
-    notifier = NotificationSink(transport_url)
-    nvram = make_store("directory", tmp_path / "nvram",
-                       PypowervmNvramFetcher(source.adapter))
-    assert isinstance(nvram, DirectoryStore)
-    pool = make_pool(4)
-    handler = make_handler("default", Ports(reader, lookup, TeeSink(player, log, notifier),
-                                            nvram),
-                           compressed(EngineConfig(), SPEED), metrics, executor=pool)
-    runtime = Runtime(handler, source, pool).start()
-    try:
-        assert source.first_read.wait(10), "no feed read within 10 s"
-        yield Pipeline(metrics, source, handler, runtime, reader, player, nova_api,
-                       log, notifier, nvram)
-    finally:
-        runtime.stop(timeout=5)
-        nova_api.close()
-        notifier.close()
-
-
-def sim_config(port: int = 0) -> SimConfig:
-    return SimConfig(port=port, long_poll=TEST_LONG_POLL, users={USER: PASSWORD})
-
-
-def mismatches(scenario: Scenario, final_states: dict[str, str],
-               player: ComputePlayer) -> list[str]:
-    """Managed LPARs whose nova power_state is not what their final state means."""
-    return oracle.nova_mismatches(scenario.managed(), final_states, player)
-
-
-def part_of(scenario: Scenario, start: float, end: float = float("inf")) -> Scenario:
-    """The steps in [start, end), shifted to begin at 0."""
-    steps = [dataclasses.replace(s, at=round(s.at - start, 3)) for s in scenario.steps
-             if start <= s.at < end]
-    return dataclasses.replace(scenario, steps=steps)
-
-
-def nova_at_start(nova_db_path: Path, scenario: Scenario) -> NovaDatabase:
-    db = NovaDatabase(sqlite_url(nova_db_path))
-    seed_instances(db, specs_from_scenario(scenario))
-    return db
+def figure(samples: dict[str, float], name: str, **labels: str) -> float:
+    if not labels:
+        return total(samples, "lpar_eventd_" + name)
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return samples.get(f"lpar_eventd_{name}{{{inner}}}", 0.0)
 
 
 # -- a) the deploy storm -------------------------------------------------------------
-def test_a_deploy_storm_settles_each_lpar_once_on_a_real_nova(nova_db_path, tmp_path,
-                                                               capsys):
+def test_a_deploy_storm_settles_each_lpar_once_on_a_real_nova(host_stack, capsys):
     scenario = scenarios.build("deploy-storm", LPARS, 5)
     deployed = scenario.managed()
     bound = lower_bound(scenario)
-    nova = nova_at_start(nova_db_path, scenario)
-    with Simulator(sim_config()) as sim:
-        sim.load(scenario)
-        with pipeline(sim.http_port, DatabaseLookup(database=nova), nova, tmp_path) as run:
-            started = time.monotonic()
-            sim.play(scenario, speed=SPEED, on_nova_change=run.nova_api,
-                     load=False).result(timeout=60)
-            wall = run.wait_settled() - started
-            final = sim.lpars()
-            served_nvram = {u: sim.call(lambda u=u: sim.core.host.lpar(u).nvram)
-                            for u in deployed}
-        figures = run.figures()
-        with capsys.disabled():
-            print(f"\ndeploy storm of {LPARS} at {SPEED:g}x: {figures}, "
-                  f"lower bound {bound}, wall {wall:.1f} s "
-                  f"(scenario {scenario.duration:.0f} s)")
-        assert mismatches(scenario, final, run.player) == []
-        # every deployed LPAR was settled, and settled once per burst: the
-        # reads and nova calls stay at the lower bound (real time may split a
-        # burst the virtual clock keeps whole: a small allowance)
-        assert set(run.reader.reads) == set(deployed)
-        assert sum(run.reader.reads.values()) == figures["state_reads"]
-        assert bound <= figures["state_reads"] <= bound + 3
-        assert figures["decisions"] == figures["state_reads"]
-        # the decision that counts, once per LPAR: after its boot, nova (which
-        # drove the deploy) already says RUNNING; earlier bursts met task_state
-        assert figures["skipped_no_transition"] + figures["lifecycle_events"] == LPARS
-        assert figures["skipped_instance_not_found"] == 0
-        assert figures["get_instance_calls"] == run.value(
-            "get_instance_calls_total", result="hit") == figures["state_reads"]
-        assert run.value("admin_context_created_total") == 1
-        assert figures["events_received"] == len(scenario.host_events())
-        # nova drove every deploy itself: nothing to tell it, nothing wrong
-        assert run.notifier.sent == run.log.emitted == figures["lifecycle_events"]
-        assert run.value("get_instance_calls_total", result="error") == 0
-        # NVRAM: one file per deployed instance, holding the LPAR's latest NVRAM
-        for lpar, instance in deployed.items():
-            assert run.nvram.read(instance) == served_nvram[lpar].encode("ascii"), lpar
-        assert run.nvram.written <= figures["nvram_stores"]
-    nova.dispose()
+    stack = host_stack(scenario, speed=SPEED)
+    started = time.monotonic()
+    samples = run_storm(stack)
+    wall = time.monotonic() - started
+    served_nvram = {u: stack.sim.call(lambda u=u: stack.sim.core.host.lpar(u).nvram)
+                    for u in deployed}
+    view = stack.nova_view()
+    with capsys.disabled():
+        print(f"\ndeploy storm of {LPARS} at {SPEED:g}x: reads "
+              f"{figure(samples, 'state_reads_total'):.0f}, get_instance "
+              f"{figure(samples, 'get_instance_calls_total'):.0f}, lower bound {bound}, "
+              f"wall {wall:.1f} s; nova: {view.figures()}")
+    assert clean(view) == (0, 0, 0), view.examples
+    assert (view.nova_stop_calls, view.nova_force_stop_calls, view.residual) == (0, 0, 0)
+    reads = figure(samples, "state_reads_total")
+    # every deployed LPAR settled once per burst: reads and nova calls stay at
+    # the lower bound (real time may split a burst the virtual clock keeps whole)
+    assert bound <= reads <= bound + 3
+    decided = (figure(samples, "lifecycle_events_emitted_total")
+               + figure(samples, "events_skipped_total", reason="no_transition")
+               + figure(samples, "events_skipped_total", reason="task_state"))
+    assert decided == reads
+    assert figure(samples, "get_instance_calls_total") == figure(
+        samples, "get_instance_calls_total", result="hit") == reads
+    assert figure(samples, "events_skipped_total", reason="instance_not_found") == 0
+    assert figure(samples, "admin_context_created_total") == 1
+    assert figure(samples, "events_received_total") == len(scenario.host_events())
+    # NVRAM: one file per deployed instance, holding the LPAR's latest NVRAM
+    store = DirectoryStore(stack.workdir / "nvram", fetch=None)
+    for lpar, instance in deployed.items():
+        assert store.read(instance) == served_nvram[lpar].encode("ascii"), lpar
 
 
-# -- b) NovaLink killed and restarted mid-storm -------------------------------------------
+# -- b) NovaLink killed and restarted mid-storm ------------------------------------------
 @dataclass
 class World:
     """What a restarted NovaLink still knows: the hypervisor's partitions."""
@@ -312,8 +134,7 @@ class World:
         return sim.call(lambda: cls(host.ms_uuid, copy.deepcopy(host.lpars),
                                     copy.deepcopy(host.vios)))
 
-    def reborn(self, meanwhile: list[HostEvent], power_off: list[str]
-               ) -> Callable[..., SimCore]:
+    def reborn(self, meanwhile: list[HostEvent]) -> Callable[..., SimCore]:
         """A SimCore factory: the world as it is now, plus what the host did
         while its REST server was down (no client hears those events)."""
         def make(config: SimConfig, token_dir: Path) -> SimCore:
@@ -323,71 +144,67 @@ class World:
             core.host.vios.update(copy.deepcopy(self.vios))
             for step in meanwhile:
                 core.host.apply(step)
-            for lpar in power_off:  # an out-of-band power-off, its events lost
-                core.host.lpar(lpar).apply("PartitionState", "not activated")
             return core
         return make
 
 
-def test_b_novalink_killed_and_restarted_mid_storm_loses_nothing(
-        nova_db_path, tmp_path, monkeypatch, capsys):
+def part_of(scenario: Scenario, start: float, end: float = float("inf")) -> Scenario:
+    """The steps in [start, end), shifted to begin at 0."""
+    steps = [dataclasses.replace(s, at=round(s.at - start, 3)) for s in scenario.steps
+             if start <= s.at < end]
+    return dataclasses.replace(scenario, steps=steps)
+
+
+def test_b_novalink_killed_and_restarted_mid_storm_loses_nothing(host_stack, monkeypatch,
+                                                                  capsys):
     scenario = scenarios.build("deploy-storm", LPARS, 6)
     cut = scenario.duration * 0.55   # deploys still booting, most done
     down = 1.0                       # wall seconds without NovaLink
     back = cut + down * SPEED        # scenario time when it is back
     nova_steps = [s for s in scenario.steps if isinstance(s, NovaChange)]
-    # LPARs whose deploy was over before the kill; a few are powered off
-    # from the HMC while NovaLink is down: only a resync can tell nova
+    # LPARs whose deploy was over before the kill; a few are shut down from
+    # inside while NovaLink is down: only a resync can tell nova
     done = [lpar for lpar, inst in scenario.managed().items()
             if max(s.at for s in nova_steps if s.instance == inst) < cut - 1.0]
     power_off = sorted(done)[:5]
     assert len(power_off) == 5
-    nova = nova_at_start(nova_db_path, scenario)
-    first = Simulator(sim_config()).start()
-    port = first.http_port
-    second: Simulator | None = None
-    try:
-        first.load(scenario)
-        with pipeline(port, DatabaseLookup(database=nova), nova, tmp_path) as run:
-            started = time.monotonic()
-            first.play(part_of(scenario, 0.0, cut), speed=SPEED,
-                       on_nova_change=run.nova_api,
-                       load=False).result(timeout=60)
-            world = World.of(first)
-            first.stop()                 # the listener goes away mid-storm
-            gap = part_of(scenario, cut, back).steps
-            for step in gap:             # nova goes on without NovaLink
-                if isinstance(step, NovaChange):
-                    run.nova_api(step)
-            time.sleep(down)
-            with monkeypatch.context() as patch:
-                patch.setattr(sim_server, "SimCore", world.reborn(
-                    [s for s in gap if isinstance(s, HostEvent)], power_off))
-                second = Simulator(sim_config(port)).start()
-            second.play(part_of(scenario, back), speed=SPEED,
-                        on_nova_change=run.nova_api,
-                        load=False).result(timeout=60)
-            wall = run.wait_settled() - started
-            final = second.lpars()
-        figures = run.figures()
-        with capsys.disabled():
-            print(f"\nNovaLink killed for {down:g} s mid-storm: {figures}, "
-                  f"wall {wall:.1f} s")
-        assert all(final[lpar] == "not activated" for lpar in power_off)
-        assert mismatches(scenario, final, run.player) == []
-        assert run.value("source_reconnects_total") > 0
-        assert run.value("resyncs_total", reason="new_client") >= 2  # start + reconnect
-        assert run.value("lifecycle_events_emitted_total", transition="stopped") >= 5
-        rows = run.player.instances([scenario.managed()[lpar] for lpar in power_off])
-        assert {row.power_state for row in rows.values()} == {power_state.SHUTDOWN}
-    finally:
-        first.stop()
-        if second is not None:
-            second.stop()
-        nova.dispose()
+    scenario.steps = sorted(scenario.steps + [
+        HostEvent(cut + 0.5, "MODIFY_URI", scenarios.lpar_path(scenario.ms_uuid, lpar),
+                  "PartitionState,Other", lpar, "not activated") for lpar in power_off],
+        key=lambda s: s.at)
+    stack = host_stack(scenario, speed=SPEED)
+    stack.wait_quiet(timeout=30)
+    first, port = stack.sim, stack.sim.http_port
+    started = time.monotonic()
+    first.play(part_of(scenario, 0.0, cut), speed=SPEED, on_nova_change=stack.nova_api,
+               load=False).result(timeout=60)
+    world = World.of(first)
+    first.stop()                     # the listener goes away mid-storm
+    gap = part_of(scenario, cut, back).steps
+    for step in gap:                 # nova goes on without NovaLink
+        if isinstance(step, NovaChange):
+            stack.nova_api(step)
+    time.sleep(down)
+    with monkeypatch.context() as patch:
+        patch.setattr(sim_server, "SimCore", world.reborn(
+            [s for s in gap if isinstance(s, HostEvent)]))
+        stack.sim = Simulator(SimConfig(port=port, long_poll=1.0, speed=SPEED)).start()
+    stack.sim.play(part_of(scenario, back), speed=SPEED, on_nova_change=stack.nova_api,
+                   load=False).result(timeout=60)
+    samples = settle(stack)
+    view = stack.nova_view()
+    final = stack.sim.lpars()
+    with capsys.disabled():
+        print(f"\nNovaLink killed for {down:g} s mid-storm: wall "
+              f"{time.monotonic() - started:.1f} s; nova: {view.figures()}")
+    assert all(final[lpar] == "not activated" for lpar in power_off)
+    assert clean(view) == (0, 0, 0), view.examples
+    assert view.nova_stop_calls == len(power_off)          # nova heard each halt
+    assert figure(samples, "source_reconnects_total") > 0
+    assert figure(samples, "resyncs_total", reason="new_client") >= 2  # start + reconnect
 
 
-def test_b_a_pvm_rest_restart_that_drops_sessions_loses_nothing(nova_db_path, tmp_path):
+def test_b_a_pvm_rest_restart_that_drops_sessions_loses_nothing(host_stack):
     """The in-place restart: queues cleared (CACHE_CLEARED), tokens invalid.
 
     pypowervm's Session logs on again by itself on the next 401, so the
@@ -395,68 +212,46 @@ def test_b_a_pvm_rest_restart_that_drops_sessions_loses_nothing(nova_db_path, tm
     what keeps anything from being lost.
     """
     scenario = scenarios.build("deploy-storm", LPARS, 7)
-    nova = nova_at_start(nova_db_path, scenario)
-    with Simulator(sim_config()) as sim:
-        sim.load(scenario)
-        with pipeline(sim.http_port, DatabaseLookup(database=nova), nova, tmp_path) as run:
-            play = sim.play(scenario, speed=SPEED, on_nova_change=run.nova_api,
-                            load=False)
-            time.sleep(scenario.duration / SPEED * 0.4)
-            sim.restart(drop_sessions=True)
-            play.result(timeout=60)
-            run.wait_settled()
-            final = sim.lpars()
-            logons = sim.counters()["logons"]
-        assert mismatches(scenario, final, run.player) == []
-        assert logons["password"] >= 2          # pypowervm logged on again
-        assert run.value("events_received_total", type="cache_cleared") == 1
-        assert run.value("resyncs_total", reason="cache_cleared") == 1
-    nova.dispose()
+    stack = host_stack(scenario, speed=SPEED)
+    stack.wait_quiet(timeout=30)
+    play = stack.play()
+    time.sleep(scenario.duration / SPEED * 0.4)
+    stack.sim.restart(drop_sessions=True)
+    play.result(timeout=60)
+    samples = settle(stack)
+    logons = stack.sim.counters()["logons"]
+    assert clean(stack.nova_view()) == (0, 0, 0)
+    assert logons["password"] >= 2     # the driver's one session, logged on again
+    assert figure(samples, "events_received_total", type="cache_cleared") == 1
+    assert figure(samples, "resyncs_total", reason="cache_cleared") == 1
 
 
 # -- c) nova unreachable for a while ---------------------------------------------------
-def test_c_nova_unreachable_for_a_while_then_back_every_lpar_converges(
-        nova_db_path, tmp_path, caplog, capsys):
+def test_c_nova_unreachable_for_a_while_then_back_every_lpar_converges(host_stack, capsys):
+    """nova-compute loses its database (its conductor, in production) for a
+    while: the engine's lookups fail, are counted and retried; once it is
+    back, nova ends as its own rules say."""
     scenario = scenarios.build("mixed", LPARS, 1)
-    nova = nova_at_start(nova_db_path, scenario)
-    # lpar_eventd reaches nova through a link an outage breaks; nova itself
-    # (the player, on the real path) keeps working, as when the network
-    # between lpar_eventd and the database fails
-    link = tmp_path / "link.sqlite"
-    link.symlink_to(nova_db_path)
-    reachable = NovaDatabase(sqlite_url(link))
+    stack = host_stack(scenario, speed=SPEED, nova_link=True)
+    faults = NovaDbFaults(stack.db_path, stack.nova_path)
     span = scenario.duration / SPEED
-    with Simulator(sim_config()) as sim:
-        sim.load(scenario)
-        with pipeline(sim.http_port, DatabaseLookup(database=reachable), nova,
-                      tmp_path) as run:
-            started = time.monotonic()
-            play = sim.play(scenario, speed=SPEED, on_nova_change=run.nova_api,
-                            load=False)
-            time.sleep(span * 0.25)
-            link.unlink()
-            link.symlink_to(tmp_path / "gone" / "nova.sqlite")
-            reachable.dispose()      # pooled connections would still reach the file
-            time.sleep(span * 0.45)
-            errors_while_down = run.value("get_instance_calls_total", result="error")
-            link.unlink()
-            link.symlink_to(nova_db_path)
-            play.result(timeout=60)
-            wall = run.wait_settled() - started
-            final = sim.lpars()
-        figures = run.figures()
-        with capsys.disabled():
-            print(f"\nnova unreachable for {span * 0.45:.1f} s of {span:.1f} s: "
-                  f"{figures}, wall {wall:.1f} s")
-        assert errors_while_down > 0
-        assert run.value("retries_total", stage="lookup") > 0
-        assert mismatches(scenario, final, run.player) == []
-        assert figures["lifecycle_events"] > 0
-        warnings = [r.getMessage() for r in caplog.records
-                    if "nova database" in r.getMessage()]
-        assert warnings and all("\n" not in m for m in warnings)
-    reachable.dispose()
-    nova.dispose()
+    stack.wait_quiet(timeout=30)
+    play = stack.play()
+    time.sleep(span * 0.25)
+    faults.unavailable(span * 0.45)
+    play.result(timeout=60)
+    samples = settle(stack)
+    view = stack.nova_view()
+    with capsys.disabled():
+        print(f"\nnova unreachable for {span * 0.45:.1f} s of {span:.1f} s: "
+              f"nova: {view.figures()}")
+    assert figure(samples, "get_instance_calls_total", result="error") > 0
+    assert figure(samples, "retries_total", stage="lookup") > 0
+    assert clean(view) == (0, 0, 0), view.examples
+    assert figure(samples, "lifecycle_events_emitted_total") > 0
+    warnings = [line for line in stack.engine.log_text().splitlines()
+                if "lookup failed for LPAR" in line]
+    assert warnings and all("unable to open database file" in line for line in warnings)
 
 
 # -- the notification sink on a real broker -------------------------------------------
@@ -497,34 +292,35 @@ def listening(url: str) -> Iterator[Listener]:
         transport.cleanup()
 
 
-def test_an_out_of_band_power_off_wave_reaches_consumers_through_rabbitmq(
-        rabbitmq, nova_db_path, tmp_path, wait_until):
+def test_an_out_of_band_power_off_wave_reaches_nova_and_rabbitmq_consumers(
+        rabbitmq, host_stack, wait_until):
     scenario = scenarios.build("reboot-wave", 20, 3)  # only its world: 20 running
-    nova = nova_at_start(nova_db_path, scenario)
     lpars = sorted(scenario.managed())
-    with Simulator(sim_config()) as sim, listening(rabbitmq.url) as consumer:
-        sim.load(scenario)
-        with pipeline(sim.http_port, DatabaseLookup(database=nova), nova, tmp_path,
-                      transport_url=rabbitmq.url) as run:
-            run.wait_settled()          # the startup resync: nothing to tell
-            for lpar in lpars:          # powered off from the HMC, not by nova
-                sim.operate(lpar, "shutdown", speed=SPEED)
-            wait_until(lambda: len(consumer.received()) >= len(lpars), timeout=30,
-                       message="a notification per powered-off LPAR")
-            run.wait_settled()
-            final = sim.lpars()
-        assert mismatches(scenario, final, run.player) == []
-        assert run.value("lifecycle_events_emitted_total", transition="stopped") == len(lpars)
-        assert run.notifier.sent == run.log.emitted == len(lpars)
-        got = consumer.received()
-        assert sorted(p["pvm_uuid"] for p in got) == lpars
-        assert {(p["transition"], p["observed_state"]) for p in got} == {
-            ("stopped", "not activated")}
-        assert {p["instance_uuid"] for p in got} == set(scenario.managed().values())
-    nova.dispose()
+    b = scenarios.HostBuilder.for_host(scenario.ms_uuid, 4, "wave")
+    for i, lpar in enumerate(lpars):                   # shut down from inside
+        b.shutdown(1.0 + 0.2 * i, lpar)
+    scenario.steps = b.finish().steps
+    with listening(rabbitmq.url) as consumer:
+        stack = host_stack(scenario, speed=SPEED, sinks="log,notification",
+                           engine_options={"sink.transport_url": rabbitmq.url})
+        run_storm(stack)
+        wait_until(lambda: len(consumer.received()) >= len(lpars), timeout=30,
+                   message="a notification per powered-off LPAR")
+        view = stack.nova_view()
+    assert clean(view) == (0, 0, 0), view.examples
+    assert view.nova_stop_calls == len(lpars)               # nova stopped each
+    got = consumer.received()
+    assert sorted(p["pvm_uuid"] for p in got) == lpars
+    assert {(p["transition"], p["observed_state"]) for p in got} == {
+        ("stopped", "not activated")}
+    assert {p["instance_uuid"] for p in got} == set(scenario.managed().values())
 
 
 # -- shutdown while NovaLink hangs --------------------------------------------------------
+def sim_config(port: int = 0) -> SimConfig:
+    return SimConfig(port=port, long_poll=TEST_LONG_POLL, users={USER: PASSWORD})
+
+
 def test_the_source_stops_within_its_bound_while_a_logon_hangs(wait_until):
     """NovaLink reachable but not answering (a hung pvm-rest, a dropped route):
     SIGTERM must not wait for pypowervm's logon timeout, and the settle

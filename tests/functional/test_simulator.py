@@ -200,6 +200,31 @@ def test_quick_state_follows_the_state_machine(simulator, pvm_session):
     assert state() == "error"
 
 
+def test_a_power_call_takes_the_lpar_over_from_its_script(simulator):
+    """nova's driver powers an LPAR off in the middle of a scripted guest
+    reboot: the shutdown's events follow, the script's boot never plays, and
+    the LPAR stays off; a second power-off changes nothing, as on PowerVM."""
+    sc = build("reboot-wave", 2, 3)
+    simulator.load(sc)
+    target, other = sorted(sc.lpars)
+    base = f"{simulator.http_url}/sim/lpars/{target}/power"
+    play = simulator.play(sc, speed=200, load=False)
+    first_boot = next(s.at for s in sc.steps if getattr(s, "lpar", None) == target
+                      and getattr(s, "state", None) == "starting")
+    time.sleep(first_boot / 200 * 0.5)
+    answer = requests.post(base, json={"action": "off", "speed": 1000}, timeout=10).json()
+    assert answer == {"ok": True, "changed": True, "state": "not activated"}
+    play.result(timeout=30)
+    assert simulator.lpar_state(target) == "not activated"
+    assert simulator.lpar_state(other) == "running"          # its script played on
+    assert simulator.counters()["steps_superseded"] > 0
+    assert requests.post(base, json={"action": "off"}, timeout=10).json()["changed"] is False
+    assert simulator.power(target, "on", speed=1000) is True
+    assert simulator.lpar_state(target) == "running"
+    bad = requests.post(base, json={"action": "reset"}, timeout=10)
+    assert bad.status_code == 400 and "choose from off, on" in bad.json()["error"]
+
+
 # -- the event feed --------------------------------------------------------------
 def test_new_client_first_then_204_after_long_poll(simulator):
     token = _token(simulator)

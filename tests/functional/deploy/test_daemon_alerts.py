@@ -6,16 +6,17 @@ raises LparEventdFeedDown, and every dashboard panel's query has data."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 import pytest
 
-from lpar_eventd.nova.compute_player import ComputePlayer
 from lpar_eventd.nova.database import NovaDatabase, sqlite_url
 from lpar_eventd.nova.seed import seed_instances, specs_from_scenario
 from lpar_eventd.scale import promreport, scenarios
 from lpar_eventd.simulator.config import SimConfig
 from lpar_eventd.simulator.server import Simulator
+from lpar_eventd.testbed.novaapi import NovaApi
 from tests.functional.daemon_proc import Daemon
 from tests.functional.deploy.servers import wait_for
 from tests.unit.deploy.contract import DASHBOARD_JSON, dashboard_src
@@ -37,7 +38,7 @@ def test_a_real_storm_fires_and_clears_and_a_dead_novalink_is_noticed(
     db = NovaDatabase(sqlite_url(nova_db_path))
     seed_instances(db, specs_from_scenario(scenario))
     sim = Simulator(SimConfig(port=0, long_poll=0.5)).start()
-    daemon = None
+    daemon = nova_api = None
     try:
         sim.load(scenario)
         daemon = Daemon(tmp_path, sim.http_port, nova_db_path, stale=3,
@@ -47,7 +48,7 @@ def test_a_real_storm_fires_and_clears_and_a_dead_novalink_is_noticed(
         start = time.time()
         assert prom.alert_state("LparEventdEventStorm") is None
 
-        nova_api = ComputePlayer(db).apply_change_retried
+        nova_api = NovaApi(db, socket.gethostname())
         play = sim.play(scenario, speed=SPEED, on_nova_change=nova_api, load=False)
         seen: list[str | None] = []
 
@@ -80,4 +81,6 @@ def test_a_real_storm_fires_and_clears_and_a_dead_novalink_is_noticed(
         if daemon is not None:
             assert daemon.stop() == 0
         sim.stop()
+        if nova_api is not None:
+            nova_api.close()
         db.dispose()

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from lpar_eventd.demo import free_port, scrape
+from lpar_eventd.testbed.procs import free_port, scrape
 from lpar_eventd.nova.database import NovaDatabase, sqlite_url
 from lpar_eventd.nova.seed import InstanceSpec, instance_uuid_for, seed_instances
 from lpar_eventd.simulator import SimConfig, Simulator

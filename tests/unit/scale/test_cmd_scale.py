@@ -9,6 +9,7 @@ import pytest
 
 from lpar_eventd.cmd import scale as scale_cmd
 from lpar_eventd.scale import e2e, scenarios
+from lpar_eventd.testbed import procs
 
 
 class TestCommandLine:
@@ -92,8 +93,8 @@ class TestConfigOverrides:
         conf = tmp_path / "c.conf"
         conf.write_text("[nova]\nlookup = database\nmax_concurrent_lookups = 4\n"
                         "[sink]\ndriver = log\n")
-        e2e.override_options(conf, {"nova.max_concurrent_lookups": "1",
-                                    "cache.instance_ttl_seconds": "5"})
+        procs.override_options(conf, {"nova.max_concurrent_lookups": "1",
+                                      "cache.instance_ttl_seconds": "5"})
         text = conf.read_text()
         assert text.count("[nova]") == 1
         assert "max_concurrent_lookups = 1" in text and "= 4" not in text
@@ -103,4 +104,4 @@ class TestConfigOverrides:
         conf = tmp_path / "c.conf"
         conf.write_text("[nova]\n")
         with pytest.raises(ValueError, match="GROUP.OPTION"):
-            e2e.override_options(conf, {"lookup": "x"})
+            procs.override_options(conf, {"lookup": "x"})
